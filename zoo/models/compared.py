@@ -1,0 +1,117 @@
+"""The four architectures one source project compared by accuracy, macro F1 and AUROC."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+from zoo.constraints import IOContract, RequiresBatchNorm, RequiresDropout
+from zoo.models.blocks import conv_bn_relu
+from zoo.recipe import Recipe
+from zoo.registry import register_model
+
+SOURCE = "model-comparison project: DNN vs ConvNet vs VGG-like vs ResNet50 (accuracy, F1, AUC)"
+
+
+def _adam(lr: float, epochs: int) -> Recipe:
+    return Recipe(optimizer="adam", lr=lr, schedule="constant", epochs=epochs, batch_size=128)
+
+
+@register_model(
+    "dnn",
+    constraints=[RequiresDropout(), IOContract()],
+    recipe=_adam(1e-3, 10),
+    target_accuracy=0.98,
+    quick_gate=(1, 0.95),
+    source=SOURCE,
+)
+def dnn(classes: int = 10) -> nn.Module:
+    """A plain multilayer perceptron on the flattened image: 784-512-256-10."""
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(784, 512),
+        nn.ReLU(inplace=True),
+        nn.Dropout(0.2),
+        nn.Linear(512, 256),
+        nn.ReLU(inplace=True),
+        nn.Dropout(0.2),
+        nn.Linear(256, classes),
+    )
+
+
+@register_model(
+    "convnet",
+    constraints=[IOContract()],
+    recipe=_adam(1e-3, 8),
+    target_accuracy=0.99,
+    quick_gate=(1, 0.97),
+    source=SOURCE,
+    notes="Its learning rate was tuned with a tuner in the source project (`zoo tune convnet`).",
+)
+def convnet(classes: int = 10) -> nn.Module:
+    """Three convolutions with max pooling, then a small dense head."""
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+        nn.Conv2d(64, 64, 3),
+        nn.ReLU(inplace=True),
+        nn.Flatten(),
+        nn.Linear(64 * 3 * 3, 64),
+        nn.ReLU(inplace=True),
+        nn.Linear(64, classes),
+    )
+
+
+@register_model(
+    "vgg-like",
+    constraints=[RequiresBatchNorm(), RequiresDropout(), IOContract()],
+    recipe=_adam(1e-3, 10),
+    target_accuracy=0.993,
+    quick_gate=(1, 0.97),
+    source=SOURCE,
+)
+def vgg_like(classes: int = 10) -> nn.Module:
+    """Two VGG stages of paired 3x3 convolutions and max pooling, then a dense head."""
+    return nn.Sequential(
+        conv_bn_relu(1, 32, padding=1),
+        conv_bn_relu(32, 32, padding=1),
+        nn.MaxPool2d(2),
+        conv_bn_relu(32, 64, padding=1),
+        conv_bn_relu(64, 64, padding=1),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 7 * 7, 256),
+        nn.ReLU(inplace=True),
+        nn.Dropout(0.5),
+        nn.Linear(256, classes),
+    )
+
+
+class _Resize(nn.Module):
+    """Bilinear resize of the batch, so torchvision's ImageNet ResNet sees 32x32 inputs."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, x):
+        return F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
+
+
+@register_model(
+    "resnet50",
+    constraints=[RequiresBatchNorm(), IOContract()],
+    recipe=_adam(1e-3, 5),
+    target_accuracy=0.99,
+    source=SOURCE,
+)
+def resnet50(classes: int = 10) -> nn.Module:
+    """torchvision's ResNet50 with a 1-channel stem, fed MNIST resized to 32x32."""
+    net = torchvision.models.resnet50(weights=None, num_classes=classes)
+    net.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    return nn.Sequential(_Resize(32), net)

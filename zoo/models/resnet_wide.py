@@ -1,0 +1,30 @@
+"""A 4.7M-parameter residual network: three residual blocks of three convolutions each."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from zoo.constraints import IOContract, MaxParams, RequiresBatchNorm, RequiresGAP
+from zoo.models.blocks import GlobalAvgPool, ResidualBlock
+from zoo.recipe import Recipe
+from zoo.registry import register_model
+
+
+@register_model(
+    "resnet-wide",
+    constraints=[MaxParams(5_000_000), RequiresBatchNorm(), RequiresGAP(), IOContract()],
+    recipe=Recipe(optimizer="adam", lr=1e-3, schedule="constant", epochs=10, batch_size=128),
+    target_accuracy=0.994,
+    source="residual-net project: three 3-conv residual blocks with BN and ReLU, GAP, softmax head",
+)
+def resnet_wide(classes: int = 10) -> nn.Module:
+    """Residual blocks of 96, 192 and 400 channels at 28, 14 and 7 pixels, GAP, a dense head."""
+    return nn.Sequential(
+        ResidualBlock(1, 96, depth=3),
+        nn.MaxPool2d(2),
+        ResidualBlock(96, 192, depth=3),
+        nn.MaxPool2d(2),
+        ResidualBlock(192, 400, depth=3),
+        GlobalAvgPool(),
+        nn.Linear(400, classes),  # the softmax lives in the loss
+    )

@@ -1,0 +1,80 @@
+"""The parameter-budget progression: three small CNNs, each a step towards 99.4% on fewer weights."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from zoo.constraints import IOContract, MaxParams, NoFullyConnected, RequiresBatchNorm, RequiresDropout, RequiresGAP
+from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
+from zoo.recipe import Augment, Recipe
+from zoo.registry import register_model
+
+SOURCE = "parameter-budget progression project: 8.7K -> 4.0K -> <8K params, 99.4% in under 15 epochs"
+RECIPE = Recipe(
+    optimizer="sgd",
+    lr=0.05,
+    momentum=0.9,
+    nesterov=True,
+    schedule="step",
+    step_size=5,
+    gamma=0.2,
+    epochs=14,
+    batch_size=128,
+    augment=Augment(rotation=15.0, crop=22, crop_p=0.1),
+)
+
+
+def _tiny(widths: list[int], dropout: float, classes: int) -> nn.Sequential:
+    """3x3 valid convs (the first two, max pool, the rest), GAP, 1x1 conv to the classes."""
+    layers: list[nn.Module] = []
+    for i, (cin, cout) in enumerate(zip([1, *widths], widths)):
+        layers.append(conv_bn_relu(cin, cout, dropout=dropout))
+        if i == 1:
+            layers.append(nn.MaxPool2d(2))
+    layers += [GlobalAvgPool(keepdim=True), nn.Conv2d(widths[-1], classes, 1, bias=False), nn.Flatten()]
+    return nn.Sequential(*layers)
+
+
+def _constraints(budget: int, dropout: bool) -> list:
+    found = [MaxParams(budget), RequiresBatchNorm(), RequiresGAP(), NoFullyConnected(), IOContract()]
+    return found + [RequiresDropout()] if dropout else found
+
+
+@register_model(
+    "tiny-8k",
+    constraints=_constraints(9_000, dropout=False),
+    recipe=RECIPE,
+    target_accuracy=0.992,
+    quick_gate=(1, 0.97),
+    source=SOURCE,
+)
+def tiny_8k(classes: int = 10) -> nn.Module:
+    """Step 1 (~8.7K params): BatchNorm and GAP, no regularisation."""
+    return _tiny([10, 16, 16, 16, 16], dropout=0.0, classes=classes)
+
+
+@register_model(
+    "tiny-4k",
+    constraints=_constraints(4_000, dropout=True),
+    recipe=RECIPE,
+    target_accuracy=0.99,
+    quick_gate=(1, 0.95),
+    source=SOURCE,
+)
+def tiny_4k(classes: int = 10) -> nn.Module:
+    """Step 2 (~4.0K params): the budget halved, with BatchNorm, Dropout and GAP."""
+    return _tiny([8, 12, 12, 14], dropout=0.05, classes=classes)
+
+
+@register_model(
+    "tiny-8k-aug",
+    constraints=_constraints(8_000, dropout=True),
+    recipe=RECIPE,
+    expected_accuracy=0.9948,
+    target_accuracy=0.994,
+    quick_gate=(1, 0.97),
+    source=SOURCE,
+)
+def tiny_8k_aug(classes: int = 10) -> nn.Module:
+    """Step 3 (<8K params): more width where it pays, Dropout, rotation + crop augmentation."""
+    return _tiny([8, 16, 16, 16, 12], dropout=0.05, classes=classes)

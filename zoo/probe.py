@@ -1,0 +1,121 @@
+"""Watch a real forward pass at the ATen level.
+
+Constraint checks must not trust attribute names or module classes alone: a model can call
+`F.linear`, `x @ w` or `x.mean((2, 3))` directly. `trace_forward` runs the model once under a
+`TorchDispatchMode`, which sees every ATen operator the forward actually executes, whether it
+came from a module or from functional code, and tags each with the module that was running.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+
+
+@dataclass(frozen=True)
+class OpCall:
+    """One executed ATen operator."""
+
+    op: str  # the overload packet's name, e.g. "convolution", "addmm", "mean"
+    module: str  # qualified name of the innermost module running ("" = the model's own forward)
+    in_shapes: tuple[tuple[int, ...], ...]  # shapes of the tensor arguments, in order
+    out_shape: tuple[int, ...] | None  # shape of the first tensor result
+    scalars: tuple  # the non-tensor arguments, in order (dims, kernel sizes, probabilities)
+
+    @property
+    def in_shape(self) -> tuple[int, ...] | None:
+        return self.in_shapes[0] if self.in_shapes else None
+
+
+@dataclass
+class Trace:
+    """What one forward pass did."""
+
+    ops: list[OpCall] = field(default_factory=list)
+    called: set[str] = field(default_factory=set)  # modules whose forward ran
+    output: torch.Tensor | None = None
+
+    def find(self, *names: str) -> list[OpCall]:
+        return [c for c in self.ops if c.op in names]
+
+
+def _tensors(value) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in _tensors(item)]
+    return []
+
+
+def _scalars(args) -> tuple:
+    return tuple(a for a in args if not _tensors(a))
+
+
+def _with_defaults(func, args: tuple, kwargs: dict) -> tuple:
+    """All of the op's arguments in schema order, defaults filled in (dispatch omits them)."""
+    rest = []
+    for arg in func._schema.arguments[len(args) :]:
+        if arg.name in kwargs:
+            rest.append(kwargs[arg.name])
+        elif arg.has_default_value():
+            rest.append(arg.default_value)
+        else:
+            rest.append(None)
+    return (*args, *rest)
+
+
+class _Recorder(TorchDispatchMode):
+    def __init__(self, trace: Trace, stack: list[str]) -> None:
+        super().__init__()
+        self.trace, self.stack = trace, stack
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        outs = _tensors(out)
+        args = _with_defaults(func, args, kwargs)
+        self.trace.ops.append(
+            OpCall(
+                op=func.overloadpacket.__name__,
+                module=self.stack[-1] if self.stack else "",
+                in_shapes=tuple(tuple(t.shape) for t in _tensors(args)),
+                out_shape=tuple(outs[0].shape) if outs else None,
+                scalars=_scalars(args),
+            )
+        )
+        return out
+
+
+def trace_forward(model: nn.Module, input_shape=(1, 28, 28), batch: int = 2, train: bool = True) -> Trace:
+    """Run `model` (a private copy, so its state is untouched) once and record every ATen op.
+
+    Training mode by default, so that Dropout and batch statistics actually run.
+    """
+    model = copy.deepcopy(model).train(train)
+    trace, stack = Trace(), []
+    handles = []
+    for name, module in model.named_modules():
+        if not name:
+            continue
+
+        def push(mod, args, name=name):
+            stack.append(name)
+            trace.called.add(name)
+
+        def pop(mod, args, out):
+            stack.pop()
+
+        handles.append(module.register_forward_pre_hook(push))
+        handles.append(module.register_forward_hook(pop))
+    x = torch.randn(batch, *input_shape, generator=torch.Generator().manual_seed(0))
+    try:
+        with torch.no_grad(), _Recorder(trace, stack):
+            trace.output = model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return trace

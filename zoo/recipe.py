@@ -1,0 +1,134 @@
+"""Training recipes as plain, frozen data.
+
+A recipe says everything the trainer needs: optimizer, schedule, length, batch size, loss
+and augmentation. Overrides (from the command line or a JSON file) go through `Recipe.replace`,
+which rejects unknown keys and values of the wrong type, nanoGPT-style, so a typo can never
+silently train the default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ZooError
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("onecycle", "step", "constant")
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Batched augmentation parameters; zero means off. Geometry is one affine/perspective warp."""
+
+    rotation: float = 0.0  # degrees, uniform in [-rotation, rotation]
+    translate: float = 0.0  # fraction of the image side, uniform in [-t, t] on each axis
+    scale: tuple[float, float] = (1.0, 1.0)  # zoom range
+    shear: float = 0.0  # degrees
+    perspective: float = 0.0  # probability of a random perspective warp
+    perspective_distortion: float = 0.2  # corner displacement as a fraction of the side
+    brightness: float = 0.0  # additive, uniform in [-b, b]
+    contrast: float = 0.0  # multiplicative, uniform in [1-c, 1+c]
+    crop: int = 0  # random crop side in pixels, resized back to 28 (0 = off)
+    crop_p: float = 0.0  # probability of the crop
+    mixup: float = 0.0  # MixUp Beta(alpha, alpha); 0 = off
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a model is trained. Defaults are neutral; each spec states its own."""
+
+    optimizer: str = "adam"
+    lr: float = 1e-3  # base LR; the peak (max_lr) for onecycle
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    pct_start: float = 0.25  # onecycle: fraction of steps spent warming up
+    div_factor: float = 25.0  # onecycle: initial lr = lr / div_factor
+    final_div_factor: float = 1e4  # onecycle: final lr = initial lr / final_div_factor
+    step_size: int = 1  # step: epochs between decays
+    gamma: float = 0.1  # step: decay factor
+    epochs: int = 10
+    batch_size: int = 128
+    label_smoothing: float = 0.0
+    early_stopping: int = 0  # patience in epochs on validation accuracy; 0 = off
+    train_samples: int = 0  # use only the first N training images (smoke tests); 0 = all
+    augment: Augment = field(default_factory=Augment)
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ZooError(f"recipe: optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ZooError(f"recipe: schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ZooError(f"recipe: {name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ZooError(f"recipe: lr must be > 0, got {self.lr}")
+
+    def replace(self, **overrides: Any) -> Recipe:
+        """A copy with `overrides` applied; `augment` may be a partial dict."""
+        return _apply(self, overrides, "recipe")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Recipe:
+        return cls().replace(**data)
+
+
+def load_overrides(path: str | Path) -> dict[str, Any]:
+    """Read a JSON object of recipe overrides (as `zoo tune` writes them)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ZooError(f"cannot read recipe file {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ZooError(f"recipe file {path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ZooError(f"recipe file {path} must hold a JSON object of overrides")
+    return data
+
+
+def _apply(obj: Any, overrides: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(type(obj))
+    known = {f.name for f in dataclasses.fields(obj)}
+    changes: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key not in known:
+            raise ZooError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ZooError(f"{where}.{key}: expected an object, got {type(value).__name__}")
+            changes[key] = _apply(current, value, f"{where}.{key}")
+        else:
+            changes[key] = _coerce(value, hints[key], f"{where}.{key}")
+    return dataclasses.replace(obj, **changes)
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Check `value` against a field's type; ints widen to floats, lists to tuples."""
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise ZooError(f"{where}: expected {len(args)} numbers, got {value!r}")
+        return tuple(_coerce(v, a, where) for v, a in zip(value, args))
+    if isinstance(hint, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    ok = (
+        (hint is bool and isinstance(value, bool))
+        or (hint is int and isinstance(value, int) and not isinstance(value, bool))
+        or (hint is float and isinstance(value, (int, float)) and not isinstance(value, bool))
+        or (hint is str and isinstance(value, str))
+    )
+    if not ok:
+        raise ZooError(f"{where}: expected {hint.__name__}, got {type(value).__name__} {value!r}")
+    return float(value) if hint is float else value
