@@ -1,12 +1,22 @@
 """mnist-zoo: a registry of MNIST architectures with checked constraints and training recipes."""
 
-from zoo import constraints
+from zoo import (
+    constraints,
+    models,  # noqa: F401  (registers the architectures)
+)
 from zoo.constraints import check_model
 from zoo.errors import DataError, UnknownModelError, ZooError
 from zoo.recipe import Augment, Recipe
-from zoo.registry import ModelSpec, create_model, get_spec, list_models, register_model
+from zoo.registry import (
+    ModelSpec,
+    create_model,
+    get_spec,
+    list_models,
+    load_plugins,
+    register_model,
+)
 
-from zoo import models  # noqa: E402,F401  (registers the architectures)
+load_plugins()
 
 __all__ = [
     "Augment",

@@ -85,6 +85,11 @@ class Constraint:
     def check(self, probe: Probe) -> CheckResult:
         raise NotImplementedError
 
+    @property
+    def short(self) -> str:
+        """A compact label for tables."""
+        return repr(self)
+
     def __repr__(self) -> str:
         args = ", ".join(repr(v) for v in vars(self).values())
         return f"{type(self).__name__}({args})"
@@ -105,6 +110,8 @@ class MaxParams(Constraint):
     def __init__(self, n: int) -> None:
         self.n = n
 
+    short = property(lambda self: f"params<={self.n:,}")
+
     def check(self, probe: Probe) -> CheckResult:
         count = probe.params
         if count <= self.n:
@@ -121,6 +128,8 @@ class MaxMACs(Constraint):
     def __init__(self, n: int) -> None:
         self.n = n
 
+    short = property(lambda self: f"MACs<={self.n:,}")
+
     def check(self, probe: Probe) -> CheckResult:
         macs = probe.macs
         verdict = "to spare" if macs <= self.n else "over"
@@ -129,6 +138,8 @@ class MaxMACs(Constraint):
 
 class RequiresBatchNorm(Constraint):
     """Batch normalisation runs on the forward path (not merely declared)."""
+
+    short = "BN"
 
     def check(self, probe: Probe) -> CheckResult:
         runs = [c for c in probe.trace.ops if "batch_norm" in c.op]
@@ -142,11 +153,15 @@ class RequiresBatchNorm(Constraint):
 class RequiresDropout(Constraint):
     """Dropout with p > 0 runs on the forward path in training mode."""
 
+    short = "Dropout"
+
     def check(self, probe: Probe) -> CheckResult:
         probs = [_drop_probability(c) for c in probe.trace.ops]
         probs = [p for p in probs if p is not None and p > 0]
         if probs:
-            return self._result(True, len(probs), ">=1", f"{len(probs)} dropout ops, p = {sorted({round(p, 4) for p in probs})}")
+            return self._result(
+                True, len(probs), ">=1", f"{len(probs)} dropout ops, p = {sorted({round(p, 4) for p in probs})}"
+            )
         declared = [(n, m.p) for n, m in probe.model.named_modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
         why = ", ".join(f"{n} p={p}" for n, p in declared) if declared else "none in the model"
         return self._result(False, 0, ">=1", f"no dropout with p > 0 ran in training mode ({why})")
@@ -168,6 +183,8 @@ class NoFullyConnected(Constraint):
     (it acts per channel on a 1x1 map; GAPNet classifies that way).
     """
 
+    short = "no-FC"
+
     def check(self, probe: Probe) -> CheckResult:
         found = [f"{n} ({type(m).__name__})" for n, m in probe.model.named_modules() if isinstance(m, DENSE_MODULES)]
         for call in probe.trace.find(*DENSE_OPS):
@@ -188,6 +205,8 @@ class RequiresGAP(Constraint):
     average pool whose kernel covers the map. Flattening, max pooling or a map-sized convolution
     in its place fail.
     """
+
+    short = "GAP"
 
     def check(self, probe: Probe) -> CheckResult:
         collapses = [c for c in probe.trace.ops if _collapses_space(c)]
@@ -232,6 +251,8 @@ class IOContract(Constraint):
 
     def __init__(self, input: tuple[int, ...] = (1, 28, 28), classes: int = 10) -> None:
         self.input, self.classes = tuple(input), classes
+
+    short = property(lambda self: f"{'x'.join(map(str, self.input))}->{self.classes}")
 
     def check(self, probe: Probe) -> CheckResult:
         out = probe.trace.output

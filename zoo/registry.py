@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import importlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from torch import nn
 
 from zoo.constraints import Constraint
-from zoo.errors import UnknownModelError
+from zoo.errors import UnknownModelError, ZooError
 from zoo.recipe import Recipe
 
 Builder = Callable[..., nn.Module]
@@ -101,3 +103,18 @@ def get_spec(name: str) -> ModelSpec:
 def create_model(name: str, **overrides) -> nn.Module:
     """Build a fresh, randomly initialised model; `overrides` go to its builder."""
     return get_spec(name).builder(**overrides)
+
+
+PLUGINS_ENV = "ZOO_PLUGINS"
+
+
+def load_plugins() -> None:
+    """Import the modules named in $ZOO_PLUGINS (comma-separated) so they can register models.
+
+    This is how a pull request's new model, or a user's own, joins `zoo list` and the gates.
+    """
+    for module in filter(None, (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(","))):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ZooError(f"${PLUGINS_ENV}: cannot import {module!r} ({exc})") from None

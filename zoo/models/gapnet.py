@@ -18,9 +18,7 @@ SOURCE_RECIPE = Recipe(
     schedule="onecycle",
     epochs=19,
     batch_size=64,
-    augment=Augment(
-        rotation=7.0, translate=0.1, scale=(0.95, 1.05), perspective=0.3, brightness=0.1, contrast=0.1
-    ),
+    augment=Augment(rotation=7.0, translate=0.1, scale=(0.95, 1.05), perspective=0.3, brightness=0.1, contrast=0.1),
 )
 
 # Ours: the same optimizer, schedule and augmentation, with a larger batch and fewer epochs so

@@ -37,7 +37,7 @@ def _tiny(widths: list[int], dropout: float, classes: int) -> nn.Sequential:
 
 def _constraints(budget: int, dropout: bool) -> list:
     found = [MaxParams(budget), RequiresBatchNorm(), RequiresGAP(), NoFullyConnected(), IOContract()]
-    return found + [RequiresDropout()] if dropout else found
+    return [*found, RequiresDropout()] if dropout else found
 
 
 @register_model(

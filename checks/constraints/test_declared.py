@@ -1,0 +1,45 @@
+"""The constraint gate: one test per (registered model, declared constraint).
+
+A failure reads `test_declared[gapnet-MaxParams(20000)]` and its message says by how much.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import zoo
+from zoo.constraints import Probe
+
+CASES = [(name, c) for name in zoo.list_models() for c in zoo.get_spec(name).constraints]
+
+
+@functools.cache
+def _probe(name: str) -> Probe:
+    torch.manual_seed(0)
+    return Probe(zoo.create_model(name))
+
+
+@pytest.mark.parametrize(("name", "constraint"), CASES, ids=[f"{n}-{c!r}" for n, c in CASES])
+def test_declared(name, constraint):
+    result = constraint.check(_probe(name))
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_forward_backward(name):
+    """Right output shape, a finite loss, and a gradient for every parameter."""
+    torch.manual_seed(0)
+    model = zoo.create_model(name).train()
+    x, y = torch.randn(4, 1, 28, 28), torch.arange(4)
+    logits = model(x)
+    assert logits.shape == (4, 10)
+    loss = F.cross_entropy(logits, y)
+    assert torch.isfinite(loss)
+    loss.backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not missing, f"no finite gradient reaches: {missing}"
+    assert any(p.grad.abs().sum() > 0 for p in model.parameters())

@@ -1,0 +1,94 @@
+"""Sessions for the zoo: lint, checks, tests, train, smoke, bench, gate, report.
+
+torch is a multi-gigabyte install, so no session builds an environment of its own: every
+session runs in the one environment nox is started from (set up once by the README's command,
+`pip install -e '.[dev]'`). That is the `none` venv backend; `reuse_venv` stays on so that
+anyone who forces a backend with `--force-venv-backend venv` still installs torch only once.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "none"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "checks", "tests", "smoke", "gate"]
+
+# Run this environment's tools (ruff, pytest, zoo) even when it is not activated.
+os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+DEFAULT_TRAIN = ["gapnet"]
+BENCH_BASELINE = "checks/bench/baseline.json"
+
+
+def _environment(session: nox.Session) -> None:
+    """Fail early, in one line, when the project is not installed in this environment."""
+    if session.venv_backend != "none":
+        session.install("-e", ".[dev,tune]")
+        return
+    if importlib.util.find_spec("zoo") is None or importlib.util.find_spec("torch") is None:
+        session.error("the zoo is not installed here: run `pip install -e '.[dev]'` in this environment first")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check, and the GitHub workflows against their JSON schema."""
+    _environment(session)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    workflows = sorted(str(p) for p in Path(".github/workflows").glob("*.yml"))
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
+
+
+@nox.session
+def checks(session: nox.Session) -> None:
+    """The constraint gate: every registered model against every constraint it declares."""
+    _environment(session)
+    session.run("pytest", "checks/constraints", *session.posargs)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The unit and integration tests in tests/."""
+    _environment(session)
+    session.run("pytest", "tests", *session.posargs)
+
+
+@nox.session
+def train(session: nox.Session) -> None:
+    """Train a model with its recipe: nox -s train -- gapnet --epochs 3."""
+    _environment(session)
+    session.run("zoo", "train", *(session.posargs or DEFAULT_TRAIN))
+
+
+@nox.session
+def smoke(session: nox.Session) -> None:
+    """A few real training steps for every model on CPU (and CUDA when present)."""
+    _environment(session)
+    session.run("pytest", "checks/smoke", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Throughput benchmarks, compared with the committed baseline (never under xdist)."""
+    _environment(session)
+    os.makedirs(".benchmarks", exist_ok=True)
+    session.run(
+        "pytest", "checks/bench", "-p", "no:xdist", "--benchmark-json", ".benchmarks/latest.json", *session.posargs
+    )
+    session.run("python", "-m", "checks.bench.compare", ".benchmarks/latest.json", BENCH_BASELINE)
+
+
+@nox.session
+def gate(session: nox.Session) -> None:
+    """Accuracy gates: the quick CPU gate by default, `-- full` for every recipe over its seeds."""
+    _environment(session)
+    if session.posargs[:1] == ["full"]:
+        session.run("pytest", "checks/gate", "-m", "full", "-s", *session.posargs[1:])
+    else:
+        session.run("pytest", "checks/gate", "-m", "not full", *session.posargs)

@@ -1,0 +1,126 @@
+"""Files a run leaves behind, written so that a crash can never corrupt a finished one.
+
+Every write goes to a temporary file in the same directory, is fsynced, then renamed over the
+target: a kill at any instant leaves either the old file or the new one. Weights are
+safetensors (no code can hide in them) with a JSON sidecar that carries their sha256; the
+resumable checkpoint is a `torch.save` of plain tensors and numbers, read back with
+`weights_only=True`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
+from torch import nn
+
+from zoo.errors import ZooError
+
+WEIGHTS, SIDECAR, CHECKPOINT = "model.safetensors", "model.json", "checkpoint.pt"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call `write(file)` on a temporary file, fsync it and rename it to `path`."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise ZooError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~_UMASK)  # mkstemp makes 0600; results are for sharing
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ZooError(f"cannot write {path}: {exc.strerror or exc}; the previous version is intact") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write(path, lambda f: f.write((json.dumps(data, indent=2, default=str) + "\n").encode()))
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ZooError(f"cannot read {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ZooError(f"{path} is not valid JSON ({exc})") from None
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_weights(run_dir: Path, model: nn.Module, sidecar: dict[str, Any]) -> None:
+    """Write model.safetensors, then model.json with its sha256 (the sidecar marks a finished run)."""
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    path = run_dir / WEIGHTS
+    atomic_write(path, lambda f: f.write(safetensors_bytes(state)))
+    write_json(run_dir / SIDECAR, {**sidecar, "sha256": sha256(path)})
+
+
+def load_weights(path: str | Path, model_name_to_module) -> tuple[nn.Module, dict[str, Any]]:
+    """Load weights from a run directory or .safetensors file after checking sha256, names and shapes.
+
+    `model_name_to_module` builds the registered architecture named in the sidecar.
+    """
+    path = Path(path)
+    weights = path / WEIGHTS if path.is_dir() else path
+    sidecar_path = weights.with_name(SIDECAR) if path.is_dir() else weights.with_suffix(".json")
+    if not weights.is_file():
+        raise ZooError(f"no weights at {weights}")
+    if not sidecar_path.is_file():
+        raise ZooError(f"no sidecar {sidecar_path} beside {weights} (it names the model and its sha256)")
+    sidecar = read_json(sidecar_path)
+    actual = sha256(weights)
+    if sidecar.get("sha256") != actual:
+        raise ZooError(f"{weights}: sha256 {actual[:12]}... does not match the sidecar's; file corrupt or replaced")
+    model = model_name_to_module(sidecar["model"])
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as exc:
+        raise ZooError(f"{weights}: not a readable safetensors file ({exc})") from None
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    problems = [f"missing {k}" for k in expected.keys() - got.keys()]
+    problems += [f"unexpected {k}" for k in got.keys() - expected.keys()]
+    problems += [f"{k} is {got[k]}, want {expected[k]}" for k in expected.keys() & got.keys() if got[k] != expected[k]]
+    if problems:
+        raise ZooError(f"{weights} does not fit {sidecar['model']}: {'; '.join(sorted(problems)[:5])}")
+    model.load_state_dict(state)
+    return model, sidecar
+
+
+def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
+    atomic_write(run_dir / CHECKPOINT, lambda f: torch.save(state, f))
+
+
+def load_checkpoint(run_dir: Path) -> dict[str, Any]:
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        raise ZooError(f"nothing to resume: {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling errors come in many types; all mean "unusable checkpoint"
+        raise ZooError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
