@@ -75,13 +75,14 @@ def smoke(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Throughput benchmarks, compared with the committed baseline (never under xdist)."""
+    """Throughput benchmarks vs the committed baseline; `-- update` records a new one."""
     _environment(session)
+    update = session.posargs[:1] == ["update"]
+    args = session.posargs[1:] if update else session.posargs
     os.makedirs(".benchmarks", exist_ok=True)
-    session.run(
-        "pytest", "checks/bench", "-p", "no:xdist", "--benchmark-json", ".benchmarks/latest.json", *session.posargs
-    )
-    session.run("python", "-m", "checks.bench.compare", ".benchmarks/latest.json", BENCH_BASELINE)
+    session.run("pytest", "checks/bench", "-p", "no:xdist", "--benchmark-json", ".benchmarks/latest.json", *args)
+    compare = ["python", "-m", "checks.bench.compare", ".benchmarks/latest.json", BENCH_BASELINE]
+    session.run(*compare, *(["--update"] if update else []))
 
 
 @nox.session

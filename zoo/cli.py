@@ -163,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="a run directory or a .safetensors file")
     _data_args(p)
     p.set_defaults(func=cmd_eval)
+
+    from zoo.report_cli import add_report_commands
+
+    add_report_commands(sub)
     return parser
 
 

@@ -13,6 +13,7 @@ import math
 import random
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,8 +172,14 @@ def train(
     overwrite: bool = False,
     progress: bool = True,
     plots: bool = True,
+    on_epoch: Callable[[dict], None] | None = None,
+    evaluate: bool = True,
 ) -> dict:
-    """Train `name`, evaluate it on the test set, write the run directory; returns results.json."""
+    """Train `name`, evaluate it on the test set, write the run directory; returns results.json.
+
+    `on_epoch` sees each epoch's record (a tuner prunes from there); with `evaluate=False` the
+    test set is never touched and only the validation history is returned.
+    """
     spec = get_spec(name)
     run_dir = Path(run_dir)
     prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
@@ -339,11 +346,15 @@ def train(
                     f"acc {record['train_accuracy']:.4f} | val loss {val_loss:.4f} acc {val_acc:.4f} | "
                     f"{record['images_per_s']:,.0f} img/s, {seconds:.1f}s"
                 )
+            if on_epoch is not None:
+                on_epoch(record)
             best_val, since_best = (val_acc, 0) if val_acc > best_val else (best_val, since_best + 1)
             if recipe.early_stopping and since_best >= recipe.early_stopping:
                 tqdm.write(f"early stopping: no validation gain in {since_best} epochs")
                 break
 
+    if not evaluate:
+        return {"model": name, "seed": seed, "history": state.history}
     return finish(name, recipe, seed, model, data, run_dir, state.history, steps_per_epoch, plots)
 
 

@@ -45,7 +45,6 @@ def dnn(classes: int = 10) -> nn.Module:
     constraints=[IOContract()],
     recipe=_adam(1e-3, 8),
     target_accuracy=0.99,
-    quick_gate=(1, 0.97),
     source=SOURCE,
     notes="Its learning rate was tuned with a tuner in the source project (`zoo tune convnet`).",
 )
@@ -72,7 +71,6 @@ def convnet(classes: int = 10) -> nn.Module:
     constraints=[RequiresBatchNorm(), RequiresDropout(), IOContract()],
     recipe=_adam(1e-3, 10),
     target_accuracy=0.993,
-    quick_gate=(1, 0.97),
     source=SOURCE,
 )
 def vgg_like(classes: int = 10) -> nn.Module:

@@ -34,7 +34,6 @@ RECIPE = SOURCE_RECIPE.replace(epochs=30)
     source_recipe=SOURCE_RECIPE,
     expected_accuracy=0.996,
     target_accuracy=0.996,
-    quick_gate=(1, 0.97),
     source="small ResNet project: MixUp, label smoothing 0.1, One-Cycle AdamW, early stopping",
 )
 def resnet_mini(classes: int = 10) -> nn.Module:

@@ -45,7 +45,6 @@ def _constraints(budget: int, dropout: bool) -> list:
     constraints=_constraints(9_000, dropout=False),
     recipe=RECIPE,
     target_accuracy=0.992,
-    quick_gate=(1, 0.97),
     source=SOURCE,
 )
 def tiny_8k(classes: int = 10) -> nn.Module:
@@ -58,7 +57,6 @@ def tiny_8k(classes: int = 10) -> nn.Module:
     constraints=_constraints(4_000, dropout=True),
     recipe=RECIPE,
     target_accuracy=0.99,
-    quick_gate=(1, 0.95),
     source=SOURCE,
 )
 def tiny_4k(classes: int = 10) -> nn.Module:

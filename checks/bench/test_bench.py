@@ -1,0 +1,89 @@
+"""Throughput benchmarks: a training step and an inference pass per model, and the data pipeline.
+
+Every timing is compared (by `checks.bench.compare`) as a ratio to `test_reference`, a fixed
+convolution measured in the same run, so a uniformly slower or busier machine cancels out.
+Run them with `nox -s bench`, never under xdist. CUDA work is synchronised inside the timed call.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import zoo
+from zoo.augment import normalize, training_batch
+
+DEVICE = torch.device(os.environ.get("ZOO_BENCH_DEVICE", "cpu"))
+BATCH = 32
+ROUNDS = 7
+
+
+def _sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _run(benchmark, fn, images: int) -> None:
+    benchmark.extra_info.update(images=images, device=str(DEVICE), batch=BATCH)
+    benchmark.pedantic(fn, rounds=ROUNDS, iterations=1, warmup_rounds=2)
+
+
+def test_reference(benchmark):
+    """A fixed conv forward+backward: the yardstick every other benchmark is divided by."""
+    torch.manual_seed(0)
+    x = torch.randn(BATCH, 16, 28, 28, device=DEVICE)
+    w = torch.randn(32, 16, 3, 3, device=DEVICE, requires_grad=True)
+
+    def step():
+        F.conv2d(x, w, padding=1).square().mean().backward()
+        _sync()
+
+    _run(benchmark, step, BATCH)
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_train_step(benchmark, name):
+    torch.manual_seed(0)
+    model = zoo.create_model(name).to(DEVICE).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    x, y = torch.randn(BATCH, 1, 28, 28, device=DEVICE), torch.randint(0, 10, (BATCH,), device=DEVICE)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+        _sync()
+
+    _run(benchmark, step, BATCH)
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_inference(benchmark, name):
+    torch.manual_seed(0)
+    model = zoo.create_model(name).to(DEVICE).eval()
+    x = torch.randn(4 * BATCH, 1, 28, 28, device=DEVICE)
+
+    def forward():
+        with torch.no_grad():
+            model(x)
+        _sync()
+
+    _run(benchmark, forward, 4 * BATCH)
+
+
+def test_data_pipeline(benchmark):
+    """Index gather + gapnet's full augmentation + standardisation for one batch of uint8 images."""
+    images = torch.randint(0, 256, (10_000, 28, 28), dtype=torch.uint8, device=DEVICE)
+    augment = zoo.get_spec("gapnet").recipe.augment
+    generator = torch.Generator(DEVICE).manual_seed(0)
+
+    def batch():
+        idx = torch.randint(0, len(images), (128,), generator=generator, device=DEVICE)
+        training_batch(images[idx], augment, generator)
+        normalize(images[idx])
+        _sync()
+
+    _run(benchmark, batch, 128)

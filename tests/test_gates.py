@@ -1,0 +1,103 @@
+"""The CI gates stop what they must: a dropped BatchNorm, a shortened recipe, a slower model.
+
+Each case changes the registry the way a pull request would (through a $ZOO_PLUGINS module that
+replaces gapnet's spec), then runs the real gate in a subprocess and reads its verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from checks.bench import compare
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_gate(tmp_path: Path, plugin: str, *pytest_args: str) -> subprocess.CompletedProcess:
+    (tmp_path / "pr_change.py").write_text(
+        "import dataclasses\nfrom torch import nn\nfrom zoo.registry import _REGISTRY\n"
+        "spec = _REGISTRY['gapnet']\n" + plugin
+    )
+    env = {**os.environ, "ZOO_PLUGINS": "pr_change", "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *pytest_args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_dropping_batchnorm_fails_the_checks(tmp_path):
+    plugin = (
+        "def without_bn(**kw):\n"
+        "    model = spec.builder(**kw)\n"
+        "    for parent in list(model.modules()):\n"
+        "        for name, child in list(parent.named_children()):\n"
+        "            if isinstance(child, nn.BatchNorm2d):\n"
+        "                setattr(parent, name, nn.Identity())\n"
+        "    return model\n"
+        "_REGISTRY['gapnet'] = dataclasses.replace(spec, builder=without_bn)\n"
+    )
+    proc = run_gate(tmp_path, plugin, "checks/constraints", "-k", "gapnet")
+    assert proc.returncode == 1, proc.stdout
+    assert "FAILED checks/constraints/test_declared.py::test_declared[gapnet-RequiresBatchNorm()]" in proc.stdout
+    assert "RequiresBatchNorm(): no batch norm ran on the forward pass (none in the model)" in proc.stdout
+
+
+def test_a_model_over_its_budget_fails_the_checks_with_the_message(tmp_path):
+    plugin = (
+        "from tests.test_constraints import SourceGAPNet\n"
+        "_REGISTRY['gapnet'] = dataclasses.replace(spec, builder=lambda **kw: SourceGAPNet())\n"
+    )
+    proc = run_gate(tmp_path, plugin, "checks/constraints", "-k", "gapnet")
+    assert proc.returncode == 1, proc.stdout
+    assert "MaxParams(20000): 23,760 params, 3,760 over (largest: conv3 9,216)" in proc.stdout
+
+
+def test_shortening_the_recipe_fails_the_quick_gate(tmp_path):
+    plugin = "_REGISTRY['gapnet'] = dataclasses.replace(spec, recipe=spec.recipe.replace(train_samples=640))\n"
+    proc = run_gate(tmp_path, plugin, "checks/gate", "-m", "not full", "-k", "gapnet")
+    assert proc.returncode == 1, proc.stdout
+    assert "gapnet: 1-epoch test accuracy" in proc.stdout and "is below its floor 98.50%" in proc.stdout
+
+
+def _bench_run(times: dict[str, float], cpu: str = "Test CPU") -> dict:
+    return {
+        "machine_info": {"cpu": {"brand_raw": cpu, "count": 2}},
+        "benchmarks": [{"name": n, "stats": {"min": t}, "extra_info": {"device": "cpu"}} for n, t in times.items()],
+    }
+
+
+def test_bench_compare_fails_a_ten_percent_slowdown(tmp_path, capsys):
+    base = _bench_run({"test_reference": 1.0, "test_train_step[gapnet]": 2.0, "test_inference[gapnet]": 0.5})
+    # the runner is 30% slower overall, and gapnet's step 10% slower on top: only the latter counts
+    slow = _bench_run(
+        {"test_reference": 1.3, "test_train_step[gapnet]": 2.0 * 1.3 * 1.1, "test_inference[gapnet]": 0.65}
+    )
+    (tmp_path / "base.json").write_text(json.dumps(base))
+    (tmp_path / "slow.json").write_text(json.dumps(slow))
+    baseline = tmp_path / "baseline.json"
+    assert compare.main([str(tmp_path / "base.json"), str(baseline), "--update"]) == 0
+    assert compare.main([str(tmp_path / "base.json"), str(baseline)]) == 0
+    assert compare.main([str(tmp_path / "slow.json"), str(baseline)]) == 1
+    out = capsys.readouterr()
+    assert "SLOWER  test_train_step[gapnet]: +10.0% vs baseline" in out.out
+    assert "ok      test_inference[gapnet]: +0.0%" in out.out
+    assert "1 benchmark(s) slower than baseline by more than 7%" in out.err
+
+
+def test_bench_compare_without_a_baseline_explains_and_passes(tmp_path, capsys):
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps(_bench_run({"test_reference": 1.0, "test_inference[dnn]": 0.1})))
+    assert compare.main([str(run), str(tmp_path / "missing.json")]) == 0
+    assert "no baseline file" in capsys.readouterr().out
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"machines": {"Another CPU x8 on cpu": {"test_inference[dnn]": 0.1}}}))
+    assert compare.main([str(run), str(other)]) == 0
+    assert "no baseline for this machine ('Test CPU x2 on cpu')" in capsys.readouterr().out

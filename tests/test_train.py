@@ -1,0 +1,168 @@
+"""Training runs end to end on real MNIST: artifacts, reproducibility, resume, signals, bad input."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import zoo
+from tests.conftest import run_zoo
+from zoo import artifacts
+from zoo.errors import ZooError
+from zoo.train import train
+
+# Short enough for CI: 4,096 images, 64 steps an epoch.
+SHORT = dict(epochs=2, batch_size=64, train_samples=4096)
+
+
+def short_recipe(name="tiny-4k", **extra):
+    return zoo.get_spec(name).recipe.replace(**{**SHORT, **extra})
+
+
+def test_run_directory_has_everything(mnist, tmp_path):
+    results = train("tiny-4k", short_recipe(), mnist, tmp_path / "run", seed=1, progress=False)
+    run = tmp_path / "run"
+    for name in ("config.json", "metrics.jsonl", "results.json", "model.safetensors", "model.json", "checkpoint.pt"):
+        assert (run / name).is_file(), name
+    for png in ("accuracy.png", "loss.png", "lr.png", "confusion.png"):
+        assert (run / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+    history = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1, 2]
+    test = results["test"]
+    assert 0.5 < test["accuracy"] <= 1 and 0 < test["macro_f1"] <= 1 and 0.5 < test["auroc"] <= 1
+    matrix = torch.tensor(test["confusion_matrix"])
+    assert matrix.shape == (10, 10) and matrix.sum() == 10_000
+    assert matrix.diag().sum().item() == round(test["accuracy"] * 10_000)
+    sidecar = json.loads((run / "model.json").read_text())
+    assert sidecar["model"] == "tiny-4k" and sidecar["sha256"] == artifacts.sha256(run / "model.safetensors")
+    config = json.loads((run / "config.json").read_text())
+    assert config["recipe"]["train_samples"] == 4096 and config["source_recipe"]["epochs"] == 14
+
+
+def test_same_seed_same_metrics_on_cpu(mnist, tmp_path):
+    a = train("tiny-4k", short_recipe(), mnist, tmp_path / "a", seed=3, progress=False, plots=False)
+    b = train("tiny-4k", short_recipe(), mnist, tmp_path / "b", seed=3, progress=False, plots=False)
+    train("tiny-4k", short_recipe(), mnist, tmp_path / "c", seed=4, progress=False, plots=False)
+    assert a["test"] == b["test"]
+    assert (tmp_path / "a/model.safetensors").read_bytes() == (tmp_path / "b/model.safetensors").read_bytes()
+    assert (tmp_path / "a/model.safetensors").read_bytes() != (tmp_path / "c/model.safetensors").read_bytes()
+
+
+def test_resume_after_epoch_boundary_is_bit_identical(mnist, tmp_path, monkeypatch):
+    """Kill right after epoch 1's checkpoint; the resumed run must equal an uninterrupted one."""
+    recipe = short_recipe("gapnet", epochs=3)  # gapnet: dropout, momentum, OneCycle and augmentation
+    train("gapnet", recipe, mnist, tmp_path / "whole", seed=7, progress=False, plots=False)
+
+    real_save = artifacts.save_checkpoint
+
+    def save_then_die(run_dir, state):
+        real_save(run_dir, state)
+        if state["epoch"] == 1 and state["step"] == 0:
+            raise KeyboardInterrupt  # the machine dies right after the checkpoint landed
+
+    monkeypatch.setattr(artifacts, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        train("gapnet", recipe, mnist, tmp_path / "cut", seed=7, progress=False, plots=False)
+    monkeypatch.setattr(artifacts, "save_checkpoint", real_save)
+    assert not (tmp_path / "cut/model.json").exists()
+    resumed = train("gapnet", recipe, mnist, tmp_path / "cut", resume=True, progress=False, plots=False)
+    whole = json.loads((tmp_path / "whole/results.json").read_text())
+    assert resumed["test"] == whole["test"]
+    a, b = load_file(tmp_path / "whole/model.safetensors"), load_file(tmp_path / "cut/model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _wait_for(predicate, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_checkpoints_and_resume_matches(mnist, tmp_path, sig):
+    """Send a real signal to a real `zoo train` mid-epoch, resume it, compare with an uninterrupted run."""
+    args = ["train", "tiny-4k", "--epochs", "3", "--batch-size", "32", "--train-samples", "8192", "--quiet"]
+    whole = run_zoo(*args, "--seed", "5", "--out", str(tmp_path / "whole"))
+    assert whole.returncode == 0, whole.stderr
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zoo.cli", *args, "--seed", "5", "--out", str(tmp_path / "cut")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    history = tmp_path / "cut" / "metrics.jsonl"
+    assert _wait_for(history.exists), "the first epoch never finished"
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, stderr
+    assert f"zoo train tiny-4k --resume {tmp_path / 'cut'}" in stderr
+    assert "Traceback" not in stderr
+    assert not (tmp_path / "cut/model.json").exists()
+    resumed = run_zoo("train", "tiny-4k", "--resume", str(tmp_path / "cut"), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert (tmp_path / "cut/model.safetensors").read_bytes() == (tmp_path / "whole/model.safetensors").read_bytes()
+
+
+def test_non_finite_loss_stops_and_keeps_the_checkpoint(mnist, tmp_path):
+    recipe = short_recipe("dnn", lr=1e12, optimizer="sgd", schedule="constant", momentum=0.0, epochs=3)
+    with pytest.raises(ZooError, match=r"non-finite loss at epoch \d+, step \d+"):
+        train("dnn", recipe, mnist, tmp_path / "nan", progress=False, plots=False)
+    assert not (tmp_path / "nan/model.json").exists()
+
+
+def test_refuses_to_overwrite_a_finished_run(mnist, tmp_path):
+    train("tiny-4k", short_recipe(epochs=1), mnist, tmp_path / "run", progress=False, plots=False)
+    before = (tmp_path / "run/model.safetensors").read_bytes()
+    with pytest.raises(ZooError, match="already holds a finished run"):
+        train("tiny-4k", short_recipe(epochs=1), mnist, tmp_path / "run", progress=False, plots=False)
+    assert (tmp_path / "run/model.safetensors").read_bytes() == before
+    train("tiny-4k", short_recipe(epochs=1), mnist, tmp_path / "run", seed=9, overwrite=True, progress=False)
+
+
+def test_batch_larger_than_data(mnist, tmp_path):
+    with pytest.raises(ZooError, match="batch size 8,192 is larger than the 4,096 training images"):
+        train("tiny-4k", short_recipe(batch_size=8192), mnist, tmp_path / "r", progress=False)
+
+
+def test_read_only_output_dir(mnist, tmp_path, monkeypatch):
+    """A read-only file system: one clear error naming the file (simulated: root ignores chmod)."""
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(ZooError, match=r"cannot write .*config.json: Read-only file system"):
+        train("tiny-4k", short_recipe(epochs=1), mnist, tmp_path / "r", progress=False)
+
+
+def test_failed_write_keeps_earlier_results(mnist, tmp_path, monkeypatch):
+    """A disk that fills up mid-run: a clear error, and the last good checkpoint is untouched."""
+    run = tmp_path / "run"
+    real_replace = os.replace
+    calls = {"n": 0}
+
+    def full_disk(src, dst):
+        if str(dst).endswith("checkpoint.pt"):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(ZooError, match=r"cannot write .*checkpoint.pt: No space left on device; the previous"):
+        train("tiny-4k", short_recipe(epochs=3), mnist, run, progress=False, plots=False)
+    state = artifacts.load_checkpoint(run)
+    assert state["epoch"] == 1 and not list(run.glob(".*.tmp"))

@@ -1,0 +1,196 @@
+"""The zoo's leaderboard, built from the registry and the run directories (never typed by hand).
+
+A run directory counts when it holds a readable `results.json` and `config.json` naming a
+registered model; anything else found under `--runs` is listed as skipped with the reason,
+never a crash. Every registered model gets a row, trained or not.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from zoo.catalog import model_table
+from zoo.errors import ZooError
+from zoo.registry import get_spec
+
+README_START, README_END = "<!-- zoo:models:start -->", "<!-- zoo:models:end -->"
+
+
+@dataclass
+class Runs:
+    """Valid results per model, and the run directories that could not be used."""
+
+    by_model: dict[str, list[dict]] = field(default_factory=dict)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _read_run(results_path: Path) -> dict:
+    run_dir = results_path.parent
+    try:
+        results = json.loads(results_path.read_text())
+        config = json.loads((run_dir / "config.json").read_text())
+    except FileNotFoundError as exc:
+        raise ValueError(f"missing {Path(exc.filename).name}") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"unreadable ({exc})") from None
+    if not isinstance(results, dict) or not isinstance(config, dict):
+        raise ValueError("results.json and config.json must hold JSON objects")
+    try:
+        name = results["model"]
+        get_spec(name)
+        test = results["test"]
+        row = {
+            "model": name,
+            "seed": int(results["seed"]),
+            "accuracy": float(test["accuracy"]),
+            "macro_f1": float(test["macro_f1"]),
+            "auroc": float(test["auroc"]),
+            "epochs": int(results["epochs"]),
+            "train_seconds": float(results["train_seconds"]),
+            "train_images_per_s": float(results["train_images_per_s"]),
+            "inference_images_per_s": float(results["inference_images_per_s"]),
+            "recipe": config["recipe"],
+            "run": str(run_dir),
+        }
+    except ZooError as exc:
+        raise ValueError(str(exc)) from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"results.json lacks a valid {exc}") from None
+    if not 0 <= row["accuracy"] <= 1:
+        raise ValueError(f"accuracy {row['accuracy']} is not a fraction")
+    return row
+
+
+def collect_runs(runs_dir: Path) -> Runs:
+    runs = Runs()
+    for path in sorted(Path(runs_dir).rglob("results.json")):
+        try:
+            row = _read_run(path)
+        except ValueError as exc:
+            runs.skipped.append((path.parent, str(exc)))
+            continue
+        runs.by_model.setdefault(row["model"], []).append(row)
+    return runs
+
+
+def _mean(rows: list[dict], key: str) -> float:
+    return statistics.fmean(r[key] for r in rows)
+
+
+def leaderboard(runs: Runs) -> list[dict]:
+    """One row per registered model: registry facts, checker verdicts and measured results."""
+    rows = []
+    for facts in model_table():
+        spec = get_spec(facts["name"])
+        trained = runs.by_model.get(facts["name"], [])
+        row = {
+            "model": facts["name"],
+            "params": facts["params"],
+            "macs": facts["macs"],
+            "constraints": facts["constraints"],
+            "check": facts["check"],
+            "source_accuracy": spec.expected_accuracy,
+            "target_accuracy": spec.target_accuracy,
+            "seeds": len(trained),
+        }
+        if trained:
+            accs = [r["accuracy"] for r in trained]
+            row.update(
+                accuracy=statistics.fmean(accs),
+                accuracy_std=statistics.stdev(accs) if len(accs) > 1 else 0.0,
+                macro_f1=_mean(trained, "macro_f1"),
+                auroc=_mean(trained, "auroc"),
+                train_images_per_s=_mean(trained, "train_images_per_s"),
+                inference_images_per_s=_mean(trained, "inference_images_per_s"),
+                epochs=_mean(trained, "epochs"),
+                train_seconds=_mean(trained, "train_seconds"),
+            )
+        rows.append(row)
+    return rows
+
+
+def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """Points not beaten by another with no more parameters and at least as much accuracy."""
+    front, best = [], -math.inf
+    for params, acc, name in sorted(points, key=lambda p: (p[0], -p[1])):
+        if acc > best:
+            front.append((params, acc, name))
+            best = acc
+    return front
+
+
+def _pct(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def markdown_table(rows: list[dict]) -> str:
+    header = (
+        "| model | params | MACs | constraints | check | test accuracy | seeds | macro F1 | AUROC "
+        "| train img/s | infer img/s | epochs | wall time | source reported |"
+    )
+    lines = [header, "|" + "|".join(["---"] * (header.count("|") - 1)) + "|"]
+    for r in rows:
+        trained = r["seeds"] > 0
+        accuracy = f"{_pct(r['accuracy'])} ± {r['accuracy_std'] * 100:.2f}" if trained else "not trained"
+        cells = [
+            r["model"],
+            f"{r['params']:,}",
+            f"{r['macs']:,}",
+            ", ".join(r["constraints"]),
+            "pass" if r["check"] == "pass" else r["check"],
+            accuracy,
+            str(r["seeds"]),
+            f"{r['macro_f1']:.4f}" if trained else "—",
+            f"{r['auroc']:.5f}" if trained else "—",
+            f"{r['train_images_per_s']:,.0f}" if trained else "—",
+            f"{r['inference_images_per_s']:,.0f}" if trained else "—",
+            f"{r['epochs']:g}" if trained else "—",
+            f"{r['train_seconds'] / 60:.1f} min" if trained else "—",
+            _pct(r["source_accuracy"]) if r["source_accuracy"] is not None else "not reported",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(runs_dir: Path, out_dir: Path) -> tuple[Path, Runs, list[dict]]:
+    """report.md, leaderboard.json and pareto.png in `out_dir`."""
+    from zoo.report_plots import plot_pareto
+
+    runs = collect_runs(runs_dir)
+    rows = leaderboard(runs)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "leaderboard.json").write_text(json.dumps(rows, indent=2) + "\n")
+    plot_pareto(out_dir / "pareto.png", rows)
+    text = [
+        "# mnist-zoo leaderboard",
+        "",
+        f"Generated by `zoo report` from the registry and {sum(map(len, runs.by_model.values()))} runs under "
+        f"`{runs_dir}`. Accuracy is on the MNIST test set, mean ± std (points) over seeds.",
+        "",
+        markdown_table(rows),
+        "",
+        "![test accuracy against parameters](pareto.png)",
+    ]
+    if runs.skipped:
+        text += ["", "## Skipped run directories", ""]
+        text += [f"- `{path}`: {why}" for path, why in runs.skipped]
+    report = out_dir / "report.md"
+    report.write_text("\n".join(text) + "\n")
+    return report, runs, rows
+
+
+def rewrite_readme(readme: Path, rows: list[dict]) -> bool:
+    """Replace the marked model table in the README; True when the text changed."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        raise ZooError(f"{readme} has no {README_START} ... {README_END} section to rewrite")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    new = f"{head}{README_START}\n{markdown_table(rows)}\n{README_END}{tail}"
+    if new != text:
+        readme.write_text(new)
+    return new != text
