@@ -87,9 +87,23 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def gate(session: nox.Session) -> None:
-    """Accuracy gates: the quick CPU gate by default, `-- full` for every recipe over its seeds."""
+    """Accuracy gates: quick CPU floors; `-- full` (or any CUDA machine) adds every recipe over its seeds."""
     _environment(session)
-    if session.posargs[:1] == ["full"]:
-        session.run("pytest", "checks/gate", "-m", "full", "-s", *session.posargs[1:])
-    else:
-        session.run("pytest", "checks/gate", "-m", "not full", *session.posargs)
+    full = session.posargs[:1] == ["full"]
+    args = session.posargs[1:] if full else session.posargs
+    if not full and session.posargs[:1] != ["quick"]:
+        import torch
+
+        full = torch.cuda.is_available()
+    elif session.posargs[:1] == ["quick"]:
+        args = session.posargs[1:]
+    session.run("pytest", "checks/gate", "-m", "not full", *args)
+    if full:
+        session.run("pytest", "checks/gate", "-m", "full", "-s", *args)
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Leaderboard, Pareto plot and the README's model table from the registry and runs/."""
+    _environment(session)
+    session.run("zoo", "report", *(session.posargs or ["--runs", "runs", "--out", "report", "--readme", "README.md"]))

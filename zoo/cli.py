@@ -71,10 +71,16 @@ def _recipe(args):
 
 def cmd_train(args) -> int:
     import zoo
+    from zoo.errors import ZooError
     from zoo.train import train
 
     spec = zoo.get_spec(args.name)  # an unknown name fails before the data loads
     recipe = _recipe(args)
+    if args.resume:
+        given = [f for f in ("epochs", "batch_size", "lr", "train_samples", "recipe", "out") if getattr(args, f)]
+        if given or args.seeds != 1 or args.seed != 0 or args.overwrite:
+            flags = ", ".join("--" + f.replace("_", "-") for f in given) or "--seed/--seeds/--overwrite"
+            raise ZooError(f"--resume continues the run's saved recipe and seed; drop {flags}")
     data = _load_data(args)
     progress = not args.quiet
     if args.resume:

@@ -10,7 +10,7 @@ import fnmatch
 import importlib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from torch import nn
 
@@ -43,7 +43,6 @@ class ModelSpec:
     seeds: int = 1
     quick_gate: tuple[int, float] | None = None  # (epochs, minimum test accuracy)
     notes: str = ""
-    tags: tuple[str, ...] = field(default=())
 
 
 _REGISTRY: dict[str, ModelSpec] = {}

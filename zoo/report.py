@@ -156,6 +156,19 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def recipe_changes(name: str) -> list[str]:
+    """Where our recipe departs from the source project's, as 'key: source -> ours'."""
+    spec = get_spec(name)
+    ours, source = spec.recipe.to_dict(), spec.source_recipe.to_dict()
+    flat_ours = {**{k: v for k, v in ours.items() if k != "augment"}, **_prefixed(ours["augment"])}
+    flat_source = {**{k: v for k, v in source.items() if k != "augment"}, **_prefixed(source["augment"])}
+    return [f"{k}: {flat_source[k]} -> {flat_ours[k]}" for k in flat_ours if flat_ours[k] != flat_source[k]]
+
+
+def _prefixed(augment: dict) -> dict:
+    return {f"augment.{k}": v for k, v in augment.items()}
+
+
 def write_report(runs_dir: Path, out_dir: Path) -> tuple[Path, Runs, list[dict]]:
     """report.md, leaderboard.json and pareto.png in `out_dir`."""
     from zoo.report_plots import plot_pareto
@@ -175,6 +188,11 @@ def write_report(runs_dir: Path, out_dir: Path) -> tuple[Path, Runs, list[dict]]
         "",
         "![test accuracy against parameters](pareto.png)",
     ]
+    changed = [(r["model"], recipe_changes(r["model"])) for r in rows]
+    changed = [(name, diff) for name, diff in changed if diff]
+    if changed:
+        text += ["", "## Our recipes beside the source projects'", ""]
+        text += [f"- **{name}**: " + "; ".join(diff) for name, diff in changed]
     if runs.skipped:
         text += ["", "## Skipped run directories", ""]
         text += [f"- `{path}`: {why}" for path, why in runs.skipped]

@@ -185,7 +185,9 @@ def train(
     prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
     if resume:
         config = artifacts.read_json(run_dir / CONFIG)
-        name, seed, recipe = config["model"], config["seed"], Recipe.from_dict(config["recipe"])
+        if config["model"] != name:
+            raise ZooError(f"{run_dir} is a {config['model']} run, not {name}")
+        seed, recipe = config["seed"], Recipe.from_dict(config["recipe"])
         spec = get_spec(name)
     dev = resolve_device(device)
     n_train = recipe.train_samples or len(data.train_x)

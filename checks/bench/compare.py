@@ -51,6 +51,15 @@ def compare(latest: dict, baseline: dict[str, float], threshold: float) -> list[
     return lines
 
 
+def data_path_overhead(run: dict) -> str:
+    """How much the trainer's data path adds to a gapnet step (the budget is 10%)."""
+    times = {b["name"]: b["stats"]["min"] for b in run["benchmarks"]}
+    bare, fed = times.get("test_gapnet_step_random_tensors"), times.get("test_gapnet_step_with_data_path")
+    if not bare or not fed:
+        return "data path overhead: not measured in this run"
+    return f"data path overhead: {fed / bare - 1:+.1%} on a gapnet step (random tensors {bare * 1e3:.1f} ms)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("latest", type=Path)
@@ -80,10 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         for line in compare(latest, {}, args.threshold):
             print(line)
+        print(data_path_overhead(latest))
         return 0
     lines = compare(latest, baseline, args.threshold)
     for line in lines:
         print(line)
+    print(data_path_overhead(latest))
     slower = [line for line in lines if line.startswith("SLOWER")]
     if slower:
         print(

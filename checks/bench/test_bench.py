@@ -87,3 +87,42 @@ def test_data_pipeline(benchmark):
         _sync()
 
     _run(benchmark, batch, 128)
+
+
+def _gapnet_step(batch_fn):
+    torch.manual_seed(0)
+    model = zoo.create_model("gapnet").to(DEVICE).train()
+    recipe = zoo.get_spec("gapnet").recipe
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.95, nesterov=True)
+
+    def step():
+        x, y = batch_fn()
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+        _sync()
+
+    return step, recipe.batch_size
+
+
+def test_gapnet_step_random_tensors(benchmark):
+    """The model's own speed: a recipe-sized batch of random tensors, no data path at all."""
+    x = torch.randn(128, 1, 28, 28, device=DEVICE)
+    y = torch.randint(0, 10, (128,), device=DEVICE)
+    step, size = _gapnet_step(lambda: (x, y))
+    _run(benchmark, step, size)
+
+
+def test_gapnet_step_with_data_path(benchmark):
+    """The same step fed like the trainer: gather from the uint8 set, augment, standardise."""
+    images = torch.randint(0, 256, (50_000, 28, 28), dtype=torch.uint8, device=DEVICE)
+    labels = torch.randint(0, 10, (50_000,), device=DEVICE)
+    augment = zoo.get_spec("gapnet").recipe.augment
+    generator = torch.Generator(DEVICE).manual_seed(0)
+
+    def batch():
+        idx = torch.randint(0, len(images), (128,), generator=generator, device=DEVICE)
+        return training_batch(images[idx], augment, generator), labels[idx]
+
+    step, size = _gapnet_step(batch)
+    _run(benchmark, step, size)
