@@ -67,19 +67,20 @@ def test_shortening_the_recipe_fails_the_quick_gate(tmp_path):
     assert "gapnet: 1-epoch test accuracy" in proc.stdout and "is below its floor 98.50%" in proc.stdout
 
 
-def _bench_run(times: dict[str, float], cpu: str = "Test CPU") -> dict:
+def _bench_run(times: dict[str, float], reference: float = 1.0, cpu: str = "Test CPU") -> dict:
     return {
         "machine_info": {"cpu": {"brand_raw": cpu, "count": 2}},
-        "benchmarks": [{"name": n, "stats": {"min": t}, "extra_info": {"device": "cpu"}} for n, t in times.items()],
+        "benchmarks": [
+            {"name": n, "stats": {"min": t}, "extra_info": {"device": "cpu", "reference": reference}}
+            for n, t in times.items()
+        ],
     }
 
 
 def test_bench_compare_fails_a_ten_percent_slowdown(tmp_path, capsys):
-    base = _bench_run({"test_reference": 1.0, "test_train_step[gapnet]": 2.0, "test_inference[gapnet]": 0.5})
+    base = _bench_run({"test_train_step[gapnet]": 2.0, "test_inference[gapnet]": 0.5})
     # the runner is 30% slower overall, and gapnet's step 10% slower on top: only the latter counts
-    slow = _bench_run(
-        {"test_reference": 1.3, "test_train_step[gapnet]": 2.0 * 1.3 * 1.1, "test_inference[gapnet]": 0.65}
-    )
+    slow = _bench_run({"test_train_step[gapnet]": 2.0 * 1.3 * 1.1, "test_inference[gapnet]": 0.65}, reference=1.3)
     (tmp_path / "base.json").write_text(json.dumps(base))
     (tmp_path / "slow.json").write_text(json.dumps(slow))
     baseline = tmp_path / "baseline.json"
@@ -94,7 +95,7 @@ def test_bench_compare_fails_a_ten_percent_slowdown(tmp_path, capsys):
 
 def test_bench_compare_without_a_baseline_explains_and_passes(tmp_path, capsys):
     run = tmp_path / "run.json"
-    run.write_text(json.dumps(_bench_run({"test_reference": 1.0, "test_inference[dnn]": 0.1})))
+    run.write_text(json.dumps(_bench_run({"test_inference[dnn]": 0.1})))
     assert compare.main([str(run), str(tmp_path / "missing.json")]) == 0
     assert "no baseline file" in capsys.readouterr().out
     other = tmp_path / "other.json"

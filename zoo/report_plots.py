@@ -8,15 +8,27 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import matplotlib.ticker
+import numpy as np
 import torch
+
+
+def _error_scale(ax) -> None:
+    """Accuracy axis spaced by log error, so 99.5% and 99.3% stay apart beside an 84% short run."""
+    ax.set_yscale(
+        "function",
+        functions=(lambda a: -np.log10(np.clip(100 - a, 1e-2, None)), lambda y: 100 - 10.0 ** (-y)),
+    )
+    ax.set_yticks([30, 50, 80, 90, 95, 98, 99, 99.5, 99.8])
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}%"))
 
 
 def plot_pareto(path: Path, rows: list[dict]) -> None:
     """Test accuracy against parameters (log x), one point per trained model, the frontier drawn."""
     from zoo.report import pareto_front
 
-    trained = [r for r in rows if r["seeds"]]
-    fig, ax = plt.subplots(figsize=(8, 5), layout="constrained")
+    trained = sorted((r for r in rows if r["seeds"]), key=lambda r: r["params"])
+    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
     if trained:
         points = [(r["params"], r["accuracy"] * 100, r["model"]) for r in trained]
         ax.errorbar(
@@ -29,15 +41,20 @@ def plot_pareto(path: Path, rows: list[dict]) -> None:
         )
         front = pareto_front(points)
         ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="C3", label="Pareto frontier")
-        for params, acc, name in points:
-            ax.annotate(name, (params, acc), textcoords="offset points", xytext=(5, -12), fontsize=8)
+        for i, (params, acc, name) in enumerate(points):
+            seeds = trained[i]["seeds"]
+            label = f"{name} ({acc:.2f}%{', ' + str(seeds) + ' seeds' if seeds > 1 else ''})"
+            ax.annotate(label, (params, acc), textcoords="offset points", xytext=(6, 9 if i % 2 else -14), fontsize=8)
+        _error_scale(ax)
+        ax.set_ylim(min(p[1] for p in points) - 5, 99.85)
     untrained = [r["model"] for r in rows if not r["seeds"]]
     if untrained:
-        ax.text(0.01, 0.02, "not trained: " + ", ".join(untrained), transform=ax.transAxes, fontsize=8, color="gray")
+        ax.set_title("not trained: " + ", ".join(untrained), fontsize=8, color="gray", loc="right")
     ax.set_xscale("log")
-    ax.set(xlabel="parameters (log scale)", ylabel="MNIST test accuracy (%)", title="Accuracy against model size")
+    ax.set(xlabel="parameters (log scale)", ylabel="MNIST test accuracy (axis spaced by log error)")
+    fig.suptitle("Accuracy against model size")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(loc="lower right")
+    fig.legend(loc="outside lower center", ncols=2)
     fig.savefig(path, dpi=130)
     plt.close(fig)
 
