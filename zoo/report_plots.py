@@ -66,7 +66,7 @@ def image_grid(path: Path, images: torch.Tensor, titles: list[str], title: str, 
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, caption in zip(axes.flat, images, titles):
-        ax.imshow(image.float().cpu(), cmap="gray")
+        ax.imshow(image.float().cpu().numpy(), cmap="gray")
         ax.set_title(caption, fontsize=7)
     fig.suptitle(title)
     fig.savefig(path, dpi=110)

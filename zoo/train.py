@@ -182,17 +182,16 @@ def train(
     """
     spec = get_spec(name)
     run_dir = Path(run_dir)
-    prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    dev = resolve_device(device)  # every check that can fail comes before the run directory exists
     if resume:
         config = artifacts.read_json(run_dir / CONFIG)
         if config["model"] != name:
             raise ZooError(f"{run_dir} is a {config['model']} run, not {name}")
         seed, recipe = config["seed"], Recipe.from_dict(config["recipe"])
-        spec = get_spec(name)
-    dev = resolve_device(device)
     n_train = recipe.train_samples or len(data.train_x)
     if recipe.batch_size > min(n_train, len(data.train_x)):
         raise ZooError(f"batch size {recipe.batch_size:,} is larger than the {n_train:,} training images")
+    prepare_run_dir(run_dir, resume=resume, overwrite=overwrite)
     steps_per_epoch = n_train // recipe.batch_size
     data = data.to(dev)
     train_x, train_y = data.train_x[:n_train], data.train_y[:n_train]
