@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import shutil
 import struct
 import subprocess
@@ -44,7 +43,3 @@ def run_zoo(*args: str, timeout: float = 300, **kwargs) -> subprocess.CompletedP
     return subprocess.run(
         [sys.executable, "-m", "zoo.cli", *args], capture_output=True, text=True, timeout=timeout, **kwargs
     )
-
-
-def gz(data: bytes) -> bytes:
-    return gzip.compress(data)

@@ -9,6 +9,7 @@ No per-sample Python, no PIL: the cost is a few small batched tensor ops on the 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -77,13 +78,19 @@ def _perspective(aug: Augment, n: int, g: torch.Generator, device) -> torch.Tens
     return torch.cat([h, torch.ones(n, 1, device=device)], 1).view(n, 3, 3)
 
 
+@functools.lru_cache(maxsize=8)
+def _pixel_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Homogeneous pixel-centre coordinates (1 x HW x 3) in [-1, 1]; built once, not every batch."""
+    ys = (torch.arange(h, device=device, dtype=dtype) * 2 + 1) / h - 1
+    xs = (torch.arange(w, device=device, dtype=dtype) * 2 + 1) / w - 1
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([gx, gy, torch.ones_like(gx)], -1).view(1, h * w, 3)
+
+
 def warp(images: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
     """Resample N x C x H x W images through per-sample output->input homographies (zero padding)."""
     n, _, h, w = images.shape
-    ys = (torch.arange(h, device=images.device, dtype=images.dtype) * 2 + 1) / h - 1
-    xs = (torch.arange(w, device=images.device, dtype=images.dtype) * 2 + 1) / w - 1
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    base = torch.stack([gx, gy, torch.ones_like(gx)], -1).view(1, h * w, 3)
+    base = _pixel_grid(h, w, images.device, images.dtype)
     coords = base @ matrices.to(images.dtype).transpose(1, 2)
     grid = coords[..., :2] / coords[..., 2:].clamp(min=1e-6)
     return F.grid_sample(images, grid.view(n, h, w, 2), mode="bilinear", padding_mode="zeros", align_corners=False)

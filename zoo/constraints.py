@@ -7,7 +7,6 @@ names or class-name strings; module names appear only in messages, to point at t
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -270,8 +269,3 @@ def check_model(model: nn.Module, constraints) -> list[CheckResult]:
     io = [c for c in constraints if isinstance(c, IOContract)]
     probe = Probe(model, io[0].input if io else (1, 28, 28))
     return [c.check(probe) for c in constraints]
-
-
-def op_histogram(trace: Trace) -> Counter:
-    """How often each ATen op ran (for debugging a failing check)."""
-    return Counter(c.op for c in trace.ops)

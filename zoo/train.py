@@ -125,11 +125,12 @@ class Progress:
 
 
 def _rng_state(generator: torch.Generator) -> dict:
+    _, numpy_keys, numpy_pos, *_ = np.random.get_state()
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": torch.from_numpy(np.random.get_state()[1].astype(np.int64)),
-        "numpy_pos": int(np.random.get_state()[2]),
+        "numpy": torch.from_numpy(numpy_keys.astype(np.int64)),
+        "numpy_pos": int(numpy_pos),
         "python": list(random.getstate()[1]),
         "generator": generator.get_state(),
     }
