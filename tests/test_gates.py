@@ -67,14 +67,24 @@ def test_shortening_the_recipe_fails_the_quick_gate(tmp_path):
     assert "gapnet: 1-epoch test accuracy" in proc.stdout and "is below its floor 98.50%" in proc.stdout
 
 
-def _bench_run(times: dict[str, float], reference: float = 1.0, cpu: str = "Test CPU") -> dict:
+def _bench_run(times: dict[str, float], reference: float = 1.0, cpu: str = "Test CPU", calls: int = 1) -> dict:
     return {
         "machine_info": {"cpu": {"brand_raw": cpu, "count": 2}},
         "benchmarks": [
-            {"name": n, "stats": {"min": t}, "extra_info": {"device": "cpu", "reference": reference}}
+            {
+                "name": n,
+                "fullname": f"checks/bench/test_bench.py::{n}",
+                "stats": {"min": t * calls},
+                "extra_info": {"device": "cpu", "reference": reference, "calls": calls},
+            }
             for n, t in times.items()
         ],
     }
+
+
+def _write(tmp_path, name: str, run: dict) -> str:
+    (tmp_path / name).write_text(json.dumps(run))
+    return str(tmp_path / name)
 
 
 def test_bench_compare_fails_a_ten_percent_slowdown(tmp_path, capsys):
@@ -102,3 +112,33 @@ def test_bench_compare_without_a_baseline_explains_and_passes(tmp_path, capsys):
     other.write_text(json.dumps({"machines": {"Another CPU x8 on cpu": {"test_inference[dnn]": 0.1}}}))
     assert compare.main([str(run), str(other)]) == 0
     assert "no baseline for this machine ('Test CPU x2 on cpu')" in capsys.readouterr().out
+
+
+def test_bench_confirmation_runs_clear_noise_but_not_a_real_slowdown(tmp_path, capsys):
+    """A row that is slow in one run only is noise; a row slow in every run is a regression."""
+    times = {"test_train_step[gapnet]": 2.0, "test_inference[gapnet]": 0.5}
+    baseline = tmp_path / "baseline.json"
+    assert compare.main([_write(tmp_path, "base.json", _bench_run(times)), str(baseline), "--update"]) == 0
+
+    burst = _write(tmp_path, "burst.json", _bench_run({**times, "test_inference[gapnet]": 0.8}))
+    suspects = tmp_path / "suspects.txt"
+    assert compare.main([burst, str(baseline), "--suspects", str(suspects)]) == 1
+    assert suspects.read_text() == "checks/bench/test_bench.py::test_inference[gapnet]\n"
+    # the re-run measures only the suspect, several calls per round, and it is back to normal
+    rerun = _write(tmp_path, "rerun.json", _bench_run({"test_inference[gapnet]": 0.5}, calls=4))
+    assert compare.main([burst, rerun, str(baseline), "--suspects", str(suspects)]) == 0
+    assert suspects.read_text() == ""
+
+    slow = {"test_train_step[gapnet]": 2.2, "test_inference[gapnet]": 0.55}
+    first = _write(tmp_path, "slow1.json", _bench_run(slow))
+    again = _write(tmp_path, "slow2.json", _bench_run(slow, calls=3))
+    assert compare.main([first, again, str(baseline)]) == 1
+    out = capsys.readouterr().out
+    assert "SLOWER  test_train_step[gapnet]: +10.0%" in out and "SLOWER  test_inference[gapnet]: +10.0%" in out
+
+
+def test_bench_compare_reports_an_unreadable_run(tmp_path, capsys):
+    broken = tmp_path / "latest.json"
+    broken.write_text('{"benchmarks": [')
+    assert compare.main([str(broken), str(tmp_path / "baseline.json")]) == 1
+    assert f"bench: cannot read {broken}" in capsys.readouterr().err

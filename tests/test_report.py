@@ -9,13 +9,22 @@ import pytest
 
 import zoo
 from tests.conftest import run_zoo
-from zoo.report import README_END, README_START, collect_runs, leaderboard, pareto_front, rewrite_readme, write_report
+from zoo.report import (
+    README_END,
+    README_START,
+    collect_runs,
+    leaderboard,
+    markdown_table,
+    pareto_front,
+    rewrite_readme,
+    write_report,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def fake_run(root: Path, model: str, seed: int, accuracy: float) -> Path:
-    run = root / model / f"seed{seed}"
+def fake_run(root: Path, model: str, seed: int, accuracy: float, device: str = "cpu") -> Path:
+    run = root / model / f"seed{seed}-{device}"
     run.mkdir(parents=True)
     (run / "config.json").write_text(json.dumps({"model": model, "seed": seed, "recipe": {"epochs": 3}}))
     (run / "results.json").write_text(
@@ -27,6 +36,7 @@ def fake_run(root: Path, model: str, seed: int, accuracy: float) -> Path:
                 "train_seconds": 120.0,
                 "train_images_per_s": 1000.0,
                 "inference_images_per_s": 5000.0,
+                "device": device,
                 "test": {"accuracy": accuracy, "macro_f1": accuracy - 0.001, "auroc": 0.9999},
             }
         )
@@ -111,3 +121,14 @@ def test_report_command_on_malformed_runs(runs, tmp_path):
     proc = run_zoo("report", "--runs", str(runs), "--out", str(tmp_path / "r"))
     assert proc.returncode == 0, proc.stderr
     assert "3 run directories skipped" in proc.stdout and "10 models, 2 trained" in proc.stdout
+
+
+def test_speeds_from_different_devices_are_not_averaged(tmp_path):
+    fake_run(tmp_path, "tiny-8k", 0, 0.993, device="cpu")
+    fake_run(tmp_path, "tiny-8k", 1, 0.995, device="cuda:0")
+    fake_run(tmp_path, "dnn", 0, 0.98, device="cuda:0")
+    rows = {r["model"]: r for r in leaderboard(collect_runs(tmp_path))}
+    assert rows["tiny-8k"]["devices"] == ["cpu", "cuda"] and rows["tiny-8k"]["accuracy"] == pytest.approx(0.994)
+    table = {line.split(" | ")[0].lstrip("| "): line for line in markdown_table(list(rows.values())).splitlines()}
+    assert "| 2 | cpu, cuda |" in table["tiny-8k"] and "1,000 |" not in table["tiny-8k"]
+    assert "| 1 | cuda |" in table["dnn"] and "| 1,000 | 5,000 |" in table["dnn"]

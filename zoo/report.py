@@ -54,6 +54,7 @@ def _read_run(results_path: Path) -> dict:
             "train_images_per_s": float(results["train_images_per_s"]),
             "inference_images_per_s": float(results["inference_images_per_s"]),
             "recipe": config["recipe"],
+            "device": str(results.get("device", "cpu")).split(":")[0],
             "run": str(run_dir),
         }
     except ZooError as exc:
@@ -108,6 +109,7 @@ def leaderboard(runs: Runs) -> list[dict]:
                 inference_images_per_s=_mean(trained, "inference_images_per_s"),
                 epochs=_mean(trained, "epochs"),
                 train_seconds=_mean(trained, "train_seconds"),
+                devices=sorted({r["device"] for r in trained}),
             )
         rows.append(row)
     return rows
@@ -129,12 +131,13 @@ def _pct(value: float | None, digits: int = 2) -> str:
 
 def markdown_table(rows: list[dict]) -> str:
     header = (
-        "| model | params | MACs | constraints | check | test accuracy | seeds | macro F1 | AUROC "
+        "| model | params | MACs | constraints | check | test accuracy | seeds | device | macro F1 | AUROC "
         "| train img/s | infer img/s | epochs | wall time | source reported |"
     )
     lines = [header, "|" + "|".join(["---"] * (header.count("|") - 1)) + "|"]
     for r in rows:
         trained = r["seeds"] > 0
+        timed = trained and len(r["devices"]) == 1  # speeds from different devices do not average
         accuracy = f"{_pct(r['accuracy'])} ± {r['accuracy_std'] * 100:.2f}" if trained else "not trained"
         cells = [
             r["model"],
@@ -144,12 +147,13 @@ def markdown_table(rows: list[dict]) -> str:
             "pass" if r["check"] == "pass" else r["check"],
             accuracy,
             str(r["seeds"]),
+            ", ".join(r["devices"]) if trained else "—",
             f"{r['macro_f1']:.4f}" if trained else "—",
             f"{r['auroc']:.5f}" if trained else "—",
-            f"{r['train_images_per_s']:,.0f}" if trained else "—",
-            f"{r['inference_images_per_s']:,.0f}" if trained else "—",
+            f"{r['train_images_per_s']:,.0f}" if timed else "—",
+            f"{r['inference_images_per_s']:,.0f}" if timed else "—",
             f"{r['epochs']:g}" if trained else "—",
-            f"{r['train_seconds'] / 60:.1f} min" if trained else "—",
+            f"{r['train_seconds'] / 60:.1f} min" if timed else "—",
             _pct(r["source_accuracy"]) if r["source_accuracy"] is not None else "not reported",
         ]
         lines.append("| " + " | ".join(cells) + " |")

@@ -200,6 +200,7 @@ def train(
     torch.manual_seed(seed)
     model = spec.builder().to(dev)
     if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # batch shapes are fixed (the last partial batch is dropped)
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(model.parameters(), recipe)
     scheduler = build_scheduler(optimizer, recipe, steps_per_epoch)

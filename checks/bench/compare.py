@@ -1,14 +1,17 @@
-"""Compare a pytest-benchmark JSON with the committed baseline; fail on a slowdown beyond a threshold.
+"""Compare pytest-benchmark JSON runs with the committed baseline; fail on a slowdown beyond a threshold.
 
-Timings are divided by a reference convolution timed right before and after each benchmark in
-the same run, so the gate compares ratios and a slower or busier runner does not fail it by
-itself; the fastest round ("min") is used because it is the least disturbed by other load.
-The default threshold is 7%, below the 10% slowdown the gate must catch.
+Timings are divided by a reference convolution timed between the rounds of the same benchmark,
+so the gate compares ratios and a slower or busier runner does not fail it by itself; the
+fastest round ("min") is used because timing noise only ever adds time. Several runs of the
+same benchmarks (the first run, then confirmation re-runs of the rows that looked slower) are
+merged by taking each row's best ratio: a real regression survives every re-run, a neighbour's
+burst does not. The default threshold is 7%, below the 10% slowdown the gate must catch.
 
 A baseline is kept per machine class (CPU model, core count, device): on a machine with none,
 the run is reported and passes, and `--update` records it.
 
-    python -m checks.bench.compare LATEST.json BASELINE.json [--threshold 0.07] [--update]
+    python -m checks.bench.compare RUN.json [RUN.json ...] BASELINE.json
+        [--threshold 0.07] [--update] [--suspects FILE]
 """
 
 from __future__ import annotations
@@ -30,82 +33,109 @@ def machine_key(run: dict) -> str:
     return f"{cpu} x{cores} on {','.join(sorted(devices))}"
 
 
+def _per_call(bench: dict) -> float:
+    """The fastest round's time for one call (a fast benchmark repeats its call within a round)."""
+    return bench["stats"]["min"] / bench.get("extra_info", {}).get("calls", 1)
+
+
 def ratios(run: dict) -> dict[str, float]:
-    """Each benchmark's fastest round divided by the reference timed right beside it."""
+    """Each benchmark's fastest call divided by the fastest reference timed between its rounds."""
     out = {}
     for bench in run["benchmarks"]:
         reference = bench.get("extra_info", {}).get("reference")
         if bench["name"] != REFERENCE and reference:
-            out[bench["name"]] = bench["stats"]["min"] / reference
+            out[bench["name"]] = _per_call(bench) / reference
     if not out and run["benchmarks"]:
         raise SystemExit("bench: no benchmark carries a reference timing; cannot normalise")
     return out
 
 
-def compare(latest: dict, baseline: dict[str, float], threshold: float) -> list[str]:
-    """Lines describing each benchmark; those starting with 'SLOWER' are regressions."""
-    lines = []
-    for name, ratio in sorted(ratios(latest).items()):
+def best_ratios(runs: list[dict]) -> dict[str, float]:
+    """Each row's lowest ratio over the runs that measured it."""
+    best: dict[str, float] = {}
+    for run in runs:
+        for name, ratio in ratios(run).items():
+            best[name] = min(ratio, best.get(name, ratio))
+    return best
+
+
+def compare(latest: dict[str, float], baseline: dict[str, float], threshold: float) -> list[tuple[str, str, bool]]:
+    """(name, line, slower) for each benchmark's ratio against the baseline's."""
+    rows = []
+    for name, ratio in sorted(latest.items()):
         if name not in baseline:
-            lines.append(f"new     {name}: {ratio:.3f}x reference (no baseline yet)")
+            rows.append((name, f"new     {name}: {ratio:.3f}x reference (no baseline yet)", False))
             continue
         change = ratio / baseline[name] - 1
-        tag = "SLOWER" if change > threshold else "ok    "
-        lines.append(f"{tag}  {name}: {change:+.1%} vs baseline ({ratio:.3f}x reference, was {baseline[name]:.3f}x)")
-    return lines
+        slower = change > threshold
+        tag = "SLOWER" if slower else "ok    "
+        line = f"{tag}  {name}: {change:+.1%} vs baseline ({ratio:.3f}x reference, was {baseline[name]:.3f}x)"
+        rows.append((name, line, slower))
+    return rows
 
 
-def data_path_overhead(run: dict) -> str:
-    """How much the trainer's data path adds to a gapnet step (the budget is 10%)."""
-    times = {b["name"]: b["stats"]["min"] for b in run["benchmarks"]}
-    bare, fed = times.get("test_gapnet_step_random_tensors"), times.get("test_gapnet_step_with_data_path")
+def data_path_overhead(runs: list[dict]) -> str:
+    """How much the trainer's data path adds to a gapnet step (the budget is 10%), reference-normalised."""
+    best = best_ratios(runs)
+    bare, fed = best.get("test_gapnet_step_random_tensors"), best.get("test_gapnet_step_with_data_path")
     if not bare or not fed:
         return "data path overhead: not measured in this run"
-    return f"data path overhead: {fed / bare - 1:+.1%} on a gapnet step (random tensors {bare * 1e3:.1f} ms)"
+    return f"data path overhead: {fed / bare - 1:+.1%} on a gapnet step (batch 128, one thread)"
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise SystemExit(f"bench: cannot read {path}: {exc}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("latest", type=Path)
-    parser.add_argument("baseline", type=Path)
+    parser.add_argument("runs", type=Path, nargs="+", help="pytest-benchmark JSON runs, then the baseline file")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
-    parser.add_argument("--update", action="store_true", help="record this run as the baseline for this machine")
+    parser.add_argument("--update", action="store_true", help="record these runs as the baseline for this machine")
+    parser.add_argument("--suspects", type=Path, help="write the pytest ids of the slower rows here (for a re-run)")
     args = parser.parse_args(argv)
+    if len(args.runs) < 2:
+        parser.error("give at least one run and the baseline file")
+    *run_paths, baseline_path = args.runs
 
     try:
-        latest = json.loads(args.latest.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        print(f"bench: cannot read {args.latest}: {exc}", file=sys.stderr)
+        runs = [_read(path) for path in run_paths]
+    except SystemExit as exc:
+        print(exc, file=sys.stderr)
         return 1
-    store = json.loads(args.baseline.read_text()) if args.baseline.is_file() else {"machines": {}}
-    key = machine_key(latest)
+    latest, key = best_ratios(runs), machine_key(runs[0])
+    store = json.loads(baseline_path.read_text()) if baseline_path.is_file() else {"machines": {}}
     if args.update:
-        store["machines"][key] = ratios(latest)
-        args.baseline.write_text(json.dumps(store, indent=2, sort_keys=True) + "\n")
-        print(f"bench: baseline for '{key}' recorded in {args.baseline}")
+        store["machines"][key] = latest
+        baseline_path.write_text(json.dumps(store, indent=2, sort_keys=True) + "\n")
+        print(f"bench: baseline for '{key}' recorded in {baseline_path}")
         return 0
     baseline = store["machines"].get(key)
     if baseline is None:
-        where = "no baseline file" if not args.baseline.is_file() else "no baseline for this machine"
+        where = "no baseline file" if not baseline_path.is_file() else "no baseline for this machine"
         print(
             f"bench: {where} ('{key}'); nothing to compare (first run or new machine). "
             f"Record one with: nox -s bench -- update"
         )
-        for line in compare(latest, {}, args.threshold):
-            print(line)
-        print(data_path_overhead(latest))
-        return 0
-    lines = compare(latest, baseline, args.threshold)
-    for line in lines:
+        baseline = {}
+    rows = compare(latest, baseline, args.threshold)
+    for _, line, _ in rows:
         print(line)
-    print(data_path_overhead(latest))
-    slower = [line for line in lines if line.startswith("SLOWER")]
+    print(data_path_overhead(runs))
+    slower = {name for name, _, is_slower in rows if is_slower}
+    if args.suspects:
+        ids = {b["fullname"] for run in runs for b in run["benchmarks"] if b["name"] in slower}
+        args.suspects.write_text("".join(f"{i}\n" for i in sorted(ids)))
     if slower:
         print(
             f"bench: {len(slower)} benchmark(s) slower than baseline by more than {args.threshold:.0%}", file=sys.stderr
         )
         return 1
-    print(f"bench: no regression beyond {args.threshold:.0%} in {len(lines)} benchmarks")
+    if baseline:
+        print(f"bench: no regression beyond {args.threshold:.0%} in {len(rows)} benchmarks")
     return 0
 
 

@@ -37,7 +37,10 @@ def _tiny(widths: list[int], dropout: float, classes: int) -> nn.Sequential:
 
 # Step 3's own recipe: the same augmentation, but longer at a high learning rate and twice the
 # updates per epoch; the shared recipe above left it underfitting (train 98.7%, test 99.26%).
-AUG_RECIPE = RECIPE.replace(lr=0.1, step_size=4, gamma=0.25, batch_size=64)
+# Weight decay 1e-4 was chosen among eight variants on the validation split alone (five seeds
+# each for the three best). Test, on an H100: 99.40% +- 0.06 over seeds 0-4 (99.39% without it);
+# on the 2-core CPU, seed 0: 99.46%. It sits at the bar, not above it.
+AUG_RECIPE = RECIPE.replace(lr=0.1, step_size=4, gamma=0.25, batch_size=64, weight_decay=1e-4)
 
 
 def _constraints(budget: int, dropout: bool) -> list:
