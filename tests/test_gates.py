@@ -142,3 +142,14 @@ def test_bench_compare_reports_an_unreadable_run(tmp_path, capsys):
     broken.write_text('{"benchmarks": [')
     assert compare.main([str(broken), str(tmp_path / "baseline.json")]) == 1
     assert f"bench: cannot read {broken}" in capsys.readouterr().err
+
+
+def test_bench_baseline_is_the_median_pass_not_a_lucky_one(tmp_path, capsys):
+    """One pass caught the convnet step in a fast mode; the recorded baseline must not be that pass."""
+    typical, lucky = {"test_train_step[convnet]": 1.75}, {"test_train_step[convnet]": 1.15}
+    passes = [_write(tmp_path, f"pass{i}.json", _bench_run(t)) for i, t in enumerate([lucky, typical, typical])]
+    baseline = tmp_path / "baseline.json"
+    assert compare.main([*passes, str(baseline), "--update"]) == 0
+    assert json.loads(baseline.read_text())["machines"]["Test CPU x2 on cpu"] == typical
+    assert compare.main([_write(tmp_path, "later.json", _bench_run(typical)), str(baseline)]) == 0
+    assert "ok      test_train_step[convnet]: +0.0%" in capsys.readouterr().out

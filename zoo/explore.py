@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
+from zoo import artifacts
 from zoo.data import MNIST
 from zoo.report_plots import bar_chart, image_grid
 
@@ -38,7 +38,7 @@ def explore_data(data: MNIST, out_dir: Path) -> dict:
         }
     everything = torch.cat([data.train_x, data.val_x, data.test_x])
     summary["duplicates_across_splits"] = _duplicates(everything) - sum(s["duplicate_images"] for s in summary.values())
-    (out_dir / "data.json").write_text(json.dumps(summary, indent=2) + "\n")
+    artifacts.write_json(out_dir / "data.json", summary)
     bar_chart(out_dir / "labels.png", {n: summary[n]["labels"] for n in splits}, "MNIST label distribution per split")
     picks = torch.cat([torch.nonzero(data.train_y == d).flatten()[:10] for d in range(10)])
     image_grid(

@@ -13,6 +13,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zoo import artifacts
 from zoo.catalog import model_table
 from zoo.errors import ZooError
 from zoo.registry import get_spec
@@ -163,14 +164,14 @@ def markdown_table(rows: list[dict]) -> str:
 def recipe_changes(name: str) -> list[str]:
     """Where our recipe departs from the source project's, as 'key: source -> ours'."""
     spec = get_spec(name)
-    ours, source = spec.recipe.to_dict(), spec.source_recipe.to_dict()
-    flat_ours = {**{k: v for k, v in ours.items() if k != "augment"}, **_prefixed(ours["augment"])}
-    flat_source = {**{k: v for k, v in source.items() if k != "augment"}, **_prefixed(source["augment"])}
-    return [f"{k}: {flat_source[k]} -> {flat_ours[k]}" for k in flat_ours if flat_ours[k] != flat_source[k]]
+    ours, source = _flat(spec.recipe.to_dict()), _flat(spec.source_recipe.to_dict())
+    return [f"{k}: {source[k]} -> {ours[k]}" for k in ours if ours[k] != source[k]]
 
 
-def _prefixed(augment: dict) -> dict:
-    return {f"augment.{k}": v for k, v in augment.items()}
+def _flat(recipe: dict) -> dict:
+    """A recipe dict with its augmentation fields lifted to `augment.<key>`."""
+    lifted = {f"augment.{k}": v for k, v in recipe["augment"].items()}
+    return {**{k: v for k, v in recipe.items() if k != "augment"}, **lifted}
 
 
 def write_report(runs_dir: Path, out_dir: Path) -> tuple[Path, Runs, list[dict]]:
@@ -180,7 +181,7 @@ def write_report(runs_dir: Path, out_dir: Path) -> tuple[Path, Runs, list[dict]]
     runs = collect_runs(runs_dir)
     rows = leaderboard(runs)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "leaderboard.json").write_text(json.dumps(rows, indent=2) + "\n")
+    artifacts.write_json(out_dir / "leaderboard.json", rows)
     plot_pareto(out_dir / "pareto.png", rows)
     text = [
         "# mnist-zoo leaderboard",

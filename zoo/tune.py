@@ -7,13 +7,13 @@ the same budget. The result is a JSON of recipe overrides for `zoo train NAME --
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
+from zoo import artifacts
 from zoo.data import MNIST
 from zoo.errors import ZooError
 from zoo.registry import get_spec
@@ -87,6 +87,6 @@ def tune_lr(
         "seconds": time.perf_counter() - started,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary["overrides"], indent=2) + "\n")
-    out.with_name(out.stem + ".trials.json").write_text(json.dumps(summary, indent=2) + "\n")
+    artifacts.write_json(out, summary["overrides"])
+    artifacts.write_json(out.with_name(out.stem + ".trials.json"), summary)
     return summary

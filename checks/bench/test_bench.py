@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 import zoo
-from zoo.augment import normalize, training_batch
+from zoo.augment import training_batch
 
 DEVICE = torch.device(os.environ.get("ZOO_BENCH_DEVICE", "cpu"))
 BATCH = 32
@@ -84,7 +84,6 @@ def _run(benchmark, fn, images: int) -> None:
     rounds = max(MIN_ROUNDS, math.ceil(MIN_SECONDS / round_seconds))
     reference_calls = max(1, round(round_seconds / _fastest(REFERENCE, 3)))
     references: list[float] = []
-    rounds_seen: list[float] = []
 
     def reference_round():
         started = time.perf_counter()
@@ -93,13 +92,10 @@ def _run(benchmark, fn, images: int) -> None:
         references.append((time.perf_counter() - started) / reference_calls)
 
     def one_round():
-        started = time.perf_counter()
         for _ in range(calls):
             fn()
-        rounds_seen.append(time.perf_counter() - started)
 
     benchmark.pedantic(one_round, setup=reference_round, rounds=rounds)
-    pair_ratios = sorted(t / calls / r for t, r in zip(rounds_seen, references))
     benchmark.extra_info.update(
         images=images * calls,
         calls=calls,
@@ -107,7 +103,6 @@ def _run(benchmark, fn, images: int) -> None:
         batch=BATCH,
         reference=min(references),
         reference_calls=reference_calls,
-        pair_ratio_median=pair_ratios[len(pair_ratios) // 2],
     )
 
 
@@ -116,20 +111,44 @@ def test_reference(benchmark):
     _run(benchmark, REFERENCE, BATCH)
 
 
-@pytest.mark.parametrize("name", zoo.list_models())
-def test_train_step(benchmark, name):
+def _train_step(name: str, batch_fn, **sgd):
+    """One SGD step of `name` on whatever `batch_fn` returns, synchronised."""
     torch.manual_seed(0)
     model = zoo.create_model(name).to(DEVICE).train()
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    x, y = torch.randn(BATCH, 1, 28, 28, device=DEVICE), torch.randint(0, 10, (BATCH,), device=DEVICE)
+    optimizer = torch.optim.SGD(model.parameters(), **{"lr": 1e-3, "momentum": 0.9, **sgd})
 
     def step():
+        x, y = batch_fn()
         optimizer.zero_grad(set_to_none=True)
         F.cross_entropy(model(x), y).backward()
         optimizer.step()
         _sync()
 
-    _run(benchmark, step, BATCH)
+    return step
+
+
+def _random_batch(size: int):
+    x, y = torch.randn(size, 1, 28, 28, device=DEVICE), torch.randint(0, 10, (size,), device=DEVICE)
+    return lambda: (x, y)
+
+
+def _trainer_batches(size: int, images: int):
+    """Batches made the way the trainer makes them: gather from a uint8 set, augment, standardise."""
+    pixels = torch.randint(0, 256, (images, 28, 28), dtype=torch.uint8, device=DEVICE)
+    labels = torch.randint(0, 10, (images,), device=DEVICE)
+    augment = zoo.get_spec("gapnet").recipe.augment
+    generator = torch.Generator(DEVICE).manual_seed(0)
+
+    def batch():
+        idx = torch.randint(0, images, (size,), generator=generator, device=DEVICE)
+        return training_batch(pixels[idx], augment, generator), labels[idx]
+
+    return batch
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_train_step(benchmark, name):
+    _run(benchmark, _train_step(name, _random_batch(BATCH)), BATCH)
 
 
 @pytest.mark.parametrize("name", zoo.list_models())
@@ -147,54 +166,27 @@ def test_inference(benchmark, name):
 
 
 def test_data_pipeline(benchmark):
-    """Index gather + gapnet's full augmentation + standardisation for one batch of uint8 images."""
-    images = torch.randint(0, 256, (10_000, 28, 28), dtype=torch.uint8, device=DEVICE)
-    augment = zoo.get_spec("gapnet").recipe.augment
-    generator = torch.Generator(DEVICE).manual_seed(0)
+    """Index gather + gapnet's full augmentation + standardisation for one recipe-sized batch."""
+    size = zoo.get_spec("gapnet").recipe.batch_size
+    batch = _trainer_batches(size, 10_000)
 
-    def batch():
-        idx = torch.randint(0, len(images), (128,), generator=generator, device=DEVICE)
-        training_batch(images[idx], augment, generator)
-        normalize(images[idx])
+    def timed():
+        batch()
         _sync()
 
-    _run(benchmark, batch, 128)
+    _run(benchmark, timed, size)
 
 
-def _gapnet_step(batch_fn):
-    torch.manual_seed(0)
-    model = zoo.create_model("gapnet").to(DEVICE).train()
-    recipe = zoo.get_spec("gapnet").recipe
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.95, nesterov=True)
-
-    def step():
-        x, y = batch_fn()
-        optimizer.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        optimizer.step()
-        _sync()
-
-    return step, recipe.batch_size
+GAPNET_SGD = {"lr": 0.01, "momentum": 0.95, "nesterov": True}
 
 
 def test_gapnet_step_random_tensors(benchmark):
     """The model's own speed: a recipe-sized batch of random tensors, no data path at all."""
-    x = torch.randn(128, 1, 28, 28, device=DEVICE)
-    y = torch.randint(0, 10, (128,), device=DEVICE)
-    step, size = _gapnet_step(lambda: (x, y))
-    _run(benchmark, step, size)
+    size = zoo.get_spec("gapnet").recipe.batch_size
+    _run(benchmark, _train_step("gapnet", _random_batch(size), **GAPNET_SGD), size)
 
 
 def test_gapnet_step_with_data_path(benchmark):
     """The same step fed like the trainer: gather from the uint8 set, augment, standardise."""
-    images = torch.randint(0, 256, (50_000, 28, 28), dtype=torch.uint8, device=DEVICE)
-    labels = torch.randint(0, 10, (50_000,), device=DEVICE)
-    augment = zoo.get_spec("gapnet").recipe.augment
-    generator = torch.Generator(DEVICE).manual_seed(0)
-
-    def batch():
-        idx = torch.randint(0, len(images), (128,), generator=generator, device=DEVICE)
-        return training_batch(images[idx], augment, generator), labels[idx]
-
-    step, size = _gapnet_step(batch)
-    _run(benchmark, step, size)
+    size = zoo.get_spec("gapnet").recipe.batch_size
+    _run(benchmark, _train_step("gapnet", _trainer_batches(size, 50_000), **GAPNET_SGD), size)
