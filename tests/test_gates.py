@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from checks.bench import compare
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,6 +152,43 @@ def test_bench_baseline_is_the_median_pass_not_a_lucky_one(tmp_path, capsys):
     passes = [_write(tmp_path, f"pass{i}.json", _bench_run(t)) for i, t in enumerate([lucky, typical, typical])]
     baseline = tmp_path / "baseline.json"
     assert compare.main([*passes, str(baseline), "--update"]) == 0
-    assert json.loads(baseline.read_text())["machines"]["Test CPU x2 on cpu"] == typical
+    row = json.loads(baseline.read_text())["machines"]["Test CPU x2 on cpu"]["test_train_step[convnet]"]
+    assert row == {"ratio": 1.75, "noise": pytest.approx(1.75 / 1.15 - 1), "passes": 3}
     assert compare.main([_write(tmp_path, "later.json", _bench_run(typical)), str(baseline)]) == 0
-    assert "ok      test_train_step[convnet]: +0.0%" in capsys.readouterr().out
+    assert "test_train_step[convnet]: +0.0%" in capsys.readouterr().out
+
+
+def test_bench_rows_noisier_than_the_threshold_are_reported_not_gated(tmp_path, capsys):
+    """A row whose unchanged passes spread 30% cannot resolve 10%; a steady row beside it still can."""
+    passes = [
+        _bench_run({"test_train_step[dnn]": dnn, "test_inference[gapnet]": gapnet})
+        for dnn, gapnet in [(0.15, 0.50), (0.195, 0.51), (0.17, 0.505)]
+    ]
+    baseline = tmp_path / "baseline.json"
+    paths = [_write(tmp_path, f"pass{i}.json", run) for i, run in enumerate(passes)]
+    assert compare.main([*paths, str(baseline), "--update"]) == 0
+
+    dnn_slow = _write(tmp_path, "dnn.json", _bench_run({"test_train_step[dnn]": 0.19, "test_inference[gapnet]": 0.5}))
+    assert compare.main([dnn_slow, str(baseline)]) == 0
+    out = capsys.readouterr().out
+    assert "noisy   test_train_step[dnn]: +11.8%" in out and "spread 30%, not gated here" in out
+    assert "no regression beyond 7% in 1 gated benchmarks; 1 too noisy on this machine to gate" in out
+
+    both_slow = _write(
+        tmp_path, "both.json", _bench_run({"test_train_step[dnn]": 0.19, "test_inference[gapnet]": 0.56})
+    )
+    assert compare.main([both_slow, str(baseline)]) == 1
+    out = capsys.readouterr()
+    assert "SLOWER  test_inference[gapnet]: +10.9%" in out.out
+    assert "1 benchmark(s) slower than baseline by more than 7%; 1 too noisy on this machine to gate" in out.err
+
+
+def test_bench_compare_refuses_a_baseline_without_noise_figures(tmp_path, capsys):
+    run = _write(tmp_path, "run.json", _bench_run({"test_inference[dnn]": 0.1}))
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"machines": {"Test CPU x2 on cpu": {"test_inference[dnn]": 0.1}}}))
+    assert compare.main([run, str(old)]) == 1
+    assert "has no noise figures; re-record it: nox -s bench -- update" in capsys.readouterr().err
+    old.write_text("[1, 2]")
+    assert compare.main([run, str(old)]) == 1
+    assert f"bench: {old} is not a baseline file (no 'machines' table)" in capsys.readouterr().err

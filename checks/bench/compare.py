@@ -8,7 +8,10 @@ merged by taking each row's best ratio: a real regression survives every re-run,
 burst does not. The default threshold is 7%, below the 10% slowdown the gate must catch.
 
 A baseline is kept per machine class (CPU model, core count, device): on a machine with none,
-the run is reported and passes, and `--update` records one (each row's median over the runs given).
+the run is reported and passes, and `--update` records one from several passes of unchanged
+code: each row's median ratio, and its noise (how far the passes spread, slowest over fastest).
+A row whose noise is beyond the threshold cannot tell a regression of that size from the
+machine, so it is reported as noisy and not gated there; every other row is.
 
     python -m checks.bench.compare RUN.json [RUN.json ...] BASELINE.json
         [--threshold 0.07] [--update] [--suspects FILE]
@@ -20,6 +23,7 @@ import argparse
 import json
 import statistics
 import sys
+from collections import Counter
 from pathlib import Path
 
 REFERENCE = "test_reference"
@@ -60,33 +64,40 @@ def best_ratios(runs: list[dict]) -> dict[str, float]:
     return best
 
 
-def median_ratios(runs: list[dict]) -> dict[str, float]:
-    """Each row's median ratio over the runs that measured it: what a baseline should hold.
+def baseline_rows(runs: list[dict]) -> dict[str, dict[str, float]]:
+    """Each row's median ratio over the passes given, and its noise: slowest pass over fastest, less one.
 
-    A row's ratio can settle in different modes from one process to the next (on the 2-core VM
-    the convnet step read 1.15x-2.0x the reference across unchanged runs), so a baseline from
-    one pass may catch an unusually fast mode and fail every later run; the median of several
-    passes does not.
+    A row's ratio can settle in different modes from one process to the next, for minutes at a
+    time (on the 2-core VM the convnet step read 1.15x-2.0x the reference across unchanged
+    runs), so one pass may catch an unusually fast mode; the median of several does not, and
+    their spread says how small a change the row can resolve on this machine.
     """
     seen: dict[str, list[float]] = {}
     for run in runs:
         for name, ratio in ratios(run).items():
             seen.setdefault(name, []).append(ratio)
-    return {name: statistics.median(values) for name, values in seen.items()}
+    return {
+        name: {"ratio": statistics.median(values), "noise": max(values) / min(values) - 1, "passes": len(values)}
+        for name, values in seen.items()
+    }
 
 
-def compare(latest: dict[str, float], baseline: dict[str, float], threshold: float) -> list[tuple[str, str, bool]]:
-    """(name, line, slower) for each benchmark's ratio against the baseline's."""
+def compare(latest: dict[str, float], baseline: dict[str, dict], threshold: float) -> list[tuple[str, str, str]]:
+    """(name, line, verdict) for each benchmark, verdict one of new, noisy, ok, slower."""
     rows = []
     for name, ratio in sorted(latest.items()):
         if name not in baseline:
-            rows.append((name, f"new     {name}: {ratio:.3f}x reference (no baseline yet)", False))
+            rows.append((name, f"new     {name}: {ratio:.3f}x reference (no baseline yet)", "new"))
             continue
-        change = ratio / baseline[name] - 1
-        slower = change > threshold
-        tag = "SLOWER" if slower else "ok    "
-        line = f"{tag}  {name}: {change:+.1%} vs baseline ({ratio:.3f}x reference, was {baseline[name]:.3f}x)"
-        rows.append((name, line, slower))
+        was, noise = baseline[name]["ratio"], baseline[name]["noise"]
+        change = ratio / was - 1
+        line = f"{name}: {change:+.1%} vs baseline ({ratio:.3f}x reference, was {was:.3f}x)"
+        if noise > threshold:
+            rows.append((name, f"noisy   {line}; unchanged passes spread {noise:.0%}, not gated here", "noisy"))
+        elif change > threshold:
+            rows.append((name, f"SLOWER  {line}", "slower"))
+        else:
+            rows.append((name, f"ok      {line}", "ok"))
     return rows
 
 
@@ -110,7 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", type=Path, nargs="+", help="pytest-benchmark JSON runs, then the baseline file")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     parser.add_argument(
-        "--update", action="store_true", help="record each row's median over these runs as this machine's baseline"
+        "--update",
+        action="store_true",
+        help="record each row's median and noise over these runs as this machine's baseline",
     )
     parser.add_argument("--suspects", type=Path, help="write the pytest ids of the slower rows here (for a re-run)")
     args = parser.parse_args(argv)
@@ -120,15 +133,17 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         runs = [_read(path) for path in run_paths]
+        store = _read(baseline_path) if baseline_path.is_file() else {"machines": {}}
+        if not isinstance(store, dict) or not isinstance(store.get("machines"), dict):
+            raise SystemExit(f"bench: {baseline_path} is not a baseline file (no 'machines' table)")
     except SystemExit as exc:
         print(exc, file=sys.stderr)
         return 1
     latest, key = best_ratios(runs), machine_key(runs[0])
-    store = json.loads(baseline_path.read_text()) if baseline_path.is_file() else {"machines": {}}
     if args.update:
-        store["machines"][key] = median_ratios(runs)
+        store["machines"][key] = baseline_rows(runs)
         baseline_path.write_text(json.dumps(store, indent=2, sort_keys=True) + "\n")
-        print(f"bench: baseline for '{key}' recorded in {baseline_path}")
+        print(f"bench: baseline for '{key}' recorded in {baseline_path} from {len(runs)} pass(es)")
         return 0
     baseline = store["machines"].get(key)
     if baseline is None:
@@ -138,21 +153,31 @@ def main(argv: list[str] | None = None) -> int:
             f"Record one with: nox -s bench -- update"
         )
         baseline = {}
+    if any(not isinstance(row, dict) for row in baseline.values()):
+        print(
+            f"bench: the baseline for '{key}' has no noise figures; re-record it: nox -s bench -- update",
+            file=sys.stderr,
+        )
+        return 1
     rows = compare(latest, baseline, args.threshold)
     for _, line, _ in rows:
         print(line)
     print(data_path_overhead(latest))
-    slower = {name for name, _, is_slower in rows if is_slower}
+    verdicts = Counter(verdict for _, _, verdict in rows)
+    slower = {name for name, _, verdict in rows if verdict == "slower"}
     if args.suspects:
         ids = {b["fullname"] for run in runs for b in run["benchmarks"] if b["name"] in slower}
         args.suspects.write_text("".join(f"{i}\n" for i in sorted(ids)))
+    gated = verdicts["ok"] + verdicts["slower"]
+    unresolved = f"; {verdicts['noisy']} too noisy on this machine to gate" if verdicts["noisy"] else ""
     if slower:
         print(
-            f"bench: {len(slower)} benchmark(s) slower than baseline by more than {args.threshold:.0%}", file=sys.stderr
+            f"bench: {len(slower)} benchmark(s) slower than baseline by more than {args.threshold:.0%}{unresolved}",
+            file=sys.stderr,
         )
         return 1
     if baseline:
-        print(f"bench: no regression beyond {args.threshold:.0%} in {len(rows)} benchmarks")
+        print(f"bench: no regression beyond {args.threshold:.0%} in {gated} gated benchmarks{unresolved}")
     return 0
 
 
