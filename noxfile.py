@@ -82,15 +82,19 @@ def bench(session: nox.Session) -> None:
     update = session.posargs[:1] == ["update"]
     args = session.posargs[1:] if update else session.posargs
     os.makedirs(".benchmarks", exist_ok=True)
-    runs = [".benchmarks/latest.json"]
-    session.run("pytest", "checks/bench", "-p", "no:xdist", "--benchmark-json", runs[0], *args)
+    runs: list[str] = []
+
+    def measure(json_name: str, *targets: str) -> None:
+        runs.append(f".benchmarks/{json_name}.json")
+        session.run("pytest", *targets, "-p", "no:xdist", "--benchmark-json", runs[-1])
+
     compare = ["python", "-m", "checks.bench.compare"]
     if update:  # several passes: one can catch a row in an unusually fast mode, and their spread is its noise
-        for extra in range(2, BENCH_BASELINE_PASSES + 1):
-            runs.append(f".benchmarks/latest-{extra}.json")
-            session.run("pytest", "checks/bench", "-p", "no:xdist", "--benchmark-json", runs[-1], *args)
+        for n in range(1, BENCH_BASELINE_PASSES + 1):
+            measure(f"pass-{n}", "checks/bench", *args)
         session.run(*compare, *runs, BENCH_BASELINE, "--update")
         return
+    measure("latest", "checks/bench", *args)
     # Rows that look slower are timed again; a row fails only if every attempt is slower.
     suspects = Path(".benchmarks/suspects.txt")
     for attempt in range(1, BENCH_CONFIRMATIONS + 1):
@@ -99,8 +103,7 @@ def bench(session: nox.Session) -> None:
         if not ids:
             return
         session.log(f"confirming {len(ids)} slower benchmark(s), attempt {attempt} of {BENCH_CONFIRMATIONS}")
-        runs.append(f".benchmarks/confirm-{attempt}.json")
-        session.run("pytest", *ids, "-p", "no:xdist", "--benchmark-json", runs[-1])
+        measure(f"confirm-{attempt}", *ids)
     session.run(*compare, *runs, BENCH_BASELINE)
 
 

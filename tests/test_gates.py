@@ -192,3 +192,14 @@ def test_bench_compare_refuses_a_baseline_without_noise_figures(tmp_path, capsys
     old.write_text("[1, 2]")
     assert compare.main([run, str(old)]) == 1
     assert f"bench: {old} is not a baseline file (no 'machines' table)" in capsys.readouterr().err
+
+
+def test_bench_update_of_some_rows_keeps_the_others(tmp_path):
+    """`nox -s bench -- update -k gapnet` re-records gapnet's rows, not the machine's whole baseline."""
+    baseline = tmp_path / "baseline.json"
+    full = _bench_run({"test_inference[gapnet]": 0.5, "test_inference[dnn]": 0.1})
+    assert compare.main([_write(tmp_path, "full.json", full), str(baseline), "--update"]) == 0
+    part = _bench_run({"test_inference[gapnet]": 0.6})
+    assert compare.main([_write(tmp_path, "part.json", part), str(baseline), "--update"]) == 0
+    rows = json.loads(baseline.read_text())["machines"]["Test CPU x2 on cpu"]
+    assert rows["test_inference[gapnet]"]["ratio"] == 0.6 and rows["test_inference[dnn]"]["ratio"] == 0.1

@@ -26,6 +26,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from zoo import artifacts
+from zoo.errors import ZooError
+
 REFERENCE = "test_reference"
 DEFAULT_THRESHOLD = 0.07
 
@@ -55,13 +58,18 @@ def ratios(run: dict) -> dict[str, float]:
     return out
 
 
-def best_ratios(runs: list[dict]) -> dict[str, float]:
-    """Each row's lowest ratio over the runs that measured it."""
-    best: dict[str, float] = {}
+def _by_row(runs: list[dict]) -> dict[str, list[float]]:
+    """Each row's ratios, one for each run that measured it."""
+    seen: dict[str, list[float]] = {}
     for run in runs:
         for name, ratio in ratios(run).items():
-            best[name] = min(ratio, best.get(name, ratio))
-    return best
+            seen.setdefault(name, []).append(ratio)
+    return seen
+
+
+def best_ratios(runs: list[dict]) -> dict[str, float]:
+    """Each row's lowest ratio over the runs that measured it."""
+    return {name: min(values) for name, values in _by_row(runs).items()}
 
 
 def baseline_rows(runs: list[dict]) -> dict[str, dict[str, float]]:
@@ -72,13 +80,9 @@ def baseline_rows(runs: list[dict]) -> dict[str, dict[str, float]]:
     runs), so one pass may catch an unusually fast mode; the median of several does not, and
     their spread says how small a change the row can resolve on this machine.
     """
-    seen: dict[str, list[float]] = {}
-    for run in runs:
-        for name, ratio in ratios(run).items():
-            seen.setdefault(name, []).append(ratio)
     return {
         name: {"ratio": statistics.median(values), "noise": max(values) / min(values) - 1, "passes": len(values)}
-        for name, values in seen.items()
+        for name, values in _by_row(runs).items()
     }
 
 
@@ -141,8 +145,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     latest, key = best_ratios(runs), machine_key(runs[0])
     if args.update:
-        store["machines"][key] = baseline_rows(runs)
-        baseline_path.write_text(json.dumps(store, indent=2, sort_keys=True) + "\n")
+        rows = {**store["machines"].get(key, {}), **baseline_rows(runs)}  # `-- update -k gapnet` keeps the rest
+        store["machines"] = dict(sorted({**store["machines"], key: dict(sorted(rows.items()))}.items()))
+        try:
+            artifacts.write_json(baseline_path, store)  # atomic: an interrupted update keeps the old baseline
+        except ZooError as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 1
         print(f"bench: baseline for '{key}' recorded in {baseline_path} from {len(runs)} pass(es)")
         return 0
     baseline = store["machines"].get(key)
