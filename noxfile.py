@@ -29,20 +29,34 @@ BENCH_CONFIRMATIONS = 2  # re-runs of the rows that look slower before the gate 
 
 
 def _environment(session: nox.Session) -> None:
-    """Fail early, in one line, when the project is not installed in this environment."""
+    """Fail early, in one line, when the project is not installed here or a $ZOO_PLUGINS module is broken."""
     if session.venv_backend != "none":
         session.install("-e", ".[dev,tune]")
-        return
-    if importlib.util.find_spec("zoo") is None or importlib.util.find_spec("torch") is None:
+    elif importlib.util.find_spec("zoo") is None or importlib.util.find_spec("torch") is None:
         session.error("the zoo is not installed here: run `pip install -e '.[dev]'` in this environment first")
+    if os.environ.get("ZOO_PLUGINS"):
+        _check_plugins(session)
+
+
+def _check_plugins(session: nox.Session) -> None:
+    """Import the plugins once here, so a broken one is one line, not a traceback in every test."""
+    sys.path.insert(0, str(Path(__file__).parent))  # plugins such as checks.bench.slowed live in this tree
+    from zoo.errors import PluginError
+    from zoo.spec.registry import load_plugins
+
+    try:
+        load_plugins()
+    except PluginError as exc:
+        session.error(str(exc))
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Ruff lint and format check, and the GitHub workflows against their JSON schema."""
+    """Ruff (with a complexity limit), the import layers, and the GitHub workflows against their schema."""
     _environment(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
     workflows = sorted(str(p) for p in Path(".github/workflows").glob("*.yml"))
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zoo.data import load_mnist
+from zoo.data.mnist import load_mnist
 
 
 @pytest.fixture(scope="session")

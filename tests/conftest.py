@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from zoo.data import FILES, default_data_dir, load_mnist
+from zoo.data.mnist import FILES, default_data_dir, load_mnist
 
 
 def idx_bytes(tensor: torch.Tensor, code: int = 0x08) -> bytes:

@@ -8,8 +8,9 @@ import json
 import pytest
 from safetensors.torch import load_file, save_file
 
+import zoo
 from tests.conftest import idx_bytes, run_zoo
-from zoo.data import FILES, read_idx
+from zoo.data.mnist import FILES, read_idx
 
 
 def one_line_error(proc, code: int, pattern: str) -> str:
@@ -25,7 +26,7 @@ def test_list_shows_every_model_with_counts():
     proc = run_zoo("list")
     assert proc.returncode == 0, proc.stderr
     assert "gapnet" in proc.stdout and "18,562" in proc.stdout and "resnet-wide" in proc.stdout
-    assert len(proc.stdout.strip().splitlines()) == 2 + 10
+    assert len(proc.stdout.strip().splitlines()) == 2 + len(zoo.list_models())
 
 
 def test_summary_prints_torchinfo_and_checks():

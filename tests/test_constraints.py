@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo.constraints import (
+from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
+from zoo.spec.constraints import (
     IOContract,
     MaxMACs,
     MaxParams,
@@ -17,7 +18,6 @@ from zoo.constraints import (
     RequiresGAP,
     check_model,
 )
-from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
 
 
 def one(model: nn.Module, constraint):

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import idx_bytes
-from zoo.data import FILES, MD5, load_mnist, parse_idx, read_idx
+from zoo.data.mnist import FILES, MD5, load_mnist, parse_idx, read_idx
 from zoo.errors import DataError
 
 

@@ -7,9 +7,9 @@ import json
 import torch
 
 import zoo
-from zoo.explore import explore_data, inspect_run
-from zoo.recipe import load_overrides
-from zoo.tune import tune_lr
+from zoo.report import explore_data, inspect_run
+from zoo.spec.recipe import load_overrides
+from zoo.train.tune import tune_lr
 
 
 def test_data_exploration(mnist, tmp_path):
@@ -24,7 +24,7 @@ def test_data_exploration(mnist, tmp_path):
 
 
 def test_duplicates_are_found(mnist, tmp_path):
-    from zoo.data import MNIST
+    from zoo.data.mnist import MNIST
 
     doubled = MNIST(
         torch.cat([mnist.train_x[:100], mnist.train_x[:5]]),

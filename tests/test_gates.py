@@ -20,10 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_gate(tmp_path: Path, plugin: str, *pytest_args: str) -> subprocess.CompletedProcess:
-    (tmp_path / "pr_change.py").write_text(
-        "import dataclasses\nfrom torch import nn\nfrom zoo.registry import _REGISTRY\n"
-        "spec = _REGISTRY['gapnet']\n" + plugin
-    )
+    (tmp_path / "pr_change.py").write_text("from torch import nn\nimport zoo\nspec = zoo.get_spec('gapnet')\n" + plugin)
     env = {**os.environ, "ZOO_PLUGINS": "pr_change", "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *pytest_args],
@@ -44,7 +41,7 @@ def test_dropping_batchnorm_fails_the_checks(tmp_path):
         "            if isinstance(child, nn.BatchNorm2d):\n"
         "                setattr(parent, name, nn.Identity())\n"
         "    return model\n"
-        "_REGISTRY['gapnet'] = dataclasses.replace(spec, builder=without_bn)\n"
+        "zoo.replace_model('gapnet', builder=without_bn)\n"
     )
     proc = run_gate(tmp_path, plugin, "checks/constraints", "-k", "gapnet")
     assert proc.returncode == 1, proc.stdout
@@ -55,7 +52,7 @@ def test_dropping_batchnorm_fails_the_checks(tmp_path):
 def test_a_model_over_its_budget_fails_the_checks_with_the_message(tmp_path):
     plugin = (
         "from tests.test_constraints import SourceGAPNet\n"
-        "_REGISTRY['gapnet'] = dataclasses.replace(spec, builder=lambda **kw: SourceGAPNet())\n"
+        "zoo.replace_model('gapnet', builder=lambda **kw: SourceGAPNet())\n"
     )
     proc = run_gate(tmp_path, plugin, "checks/constraints", "-k", "gapnet")
     assert proc.returncode == 1, proc.stdout
@@ -63,7 +60,7 @@ def test_a_model_over_its_budget_fails_the_checks_with_the_message(tmp_path):
 
 
 def test_shortening_the_recipe_fails_the_quick_gate(tmp_path):
-    plugin = "_REGISTRY['gapnet'] = dataclasses.replace(spec, recipe=spec.recipe.replace(train_samples=640))\n"
+    plugin = "zoo.replace_model('gapnet', recipe=spec.recipe.replace(train_samples=640))\n"
     proc = run_gate(tmp_path, plugin, "checks/gate", "-m", "not full", "-k", "gapnet")
     assert proc.returncode == 1, proc.stdout
     assert "gapnet: 1-epoch test accuracy" in proc.stdout and "is below its floor 98.50%" in proc.stdout

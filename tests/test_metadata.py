@@ -12,17 +12,7 @@ import torch
 from torchinfo import summary
 
 import zoo
-from zoo.constraints import MaxParams, Probe
-from zoo.recipe import Recipe
-
-# The parameter counts the issues give for each seed (approximate ones within 5%).
-STATED_PARAMS = {
-    "gapnet": (20_000, "<"),
-    "tiny-8k": (8_700, "~"),
-    "tiny-4k": (4_000, "~"),
-    "tiny-8k-aug": (8_000, "<"),
-    "resnet-wide": (4_700_000, "~"),
-}
+from zoo.spec import MaxParams, Probe, Recipe
 
 
 def test_param_counts_agree_with_torchinfo_and_the_stated_sizes():
@@ -33,10 +23,9 @@ def test_param_counts_agree_with_torchinfo_and_the_stated_sizes():
         theirs = summary(model, input_size=(1, 1, 28, 28), verbose=0).total_params
         if ours != theirs:
             problems.append(f"{name}: {ours:,} params, torchinfo says {theirs:,}")
-        if name in STATED_PARAMS:
-            stated, how = STATED_PARAMS[name]
-            if (how == "<" and ours >= stated) or (how == "~" and abs(ours - stated) > 0.05 * stated):
-                problems.append(f"{name}: {ours:,} params, stated {how}{stated:,}")
+        stated = zoo.get_spec(name).source.params  # the source's own count: ours within 5% of it
+        if stated is not None and abs(ours - stated) > 0.05 * stated:
+            problems.append(f"{name}: {ours:,} params, the source states {stated:,}")
     assert not problems, "\n".join(problems)
 
 
@@ -61,13 +50,14 @@ def test_specs_are_complete_and_consistent():
             problems.append(f"{name}: spec says {spec.name}")
         if not isinstance(spec.recipe, Recipe) or not isinstance(spec.source_recipe, Recipe):
             problems.append(f"{name}: recipes must be Recipe instances")
-        if not 0.5 < spec.target_accuracy <= 1:
-            problems.append(f"{name}: target accuracy {spec.target_accuracy}")
-        if spec.expected_accuracy is not None and not 0.5 < spec.expected_accuracy <= 1:
-            problems.append(f"{name}: expected accuracy {spec.expected_accuracy}")
-        if spec.quick_gate and not (spec.quick_gate[0] >= 1 and 0.5 < spec.quick_gate[1] <= spec.target_accuracy):
-            problems.append(f"{name}: quick gate {spec.quick_gate}")
-        if not spec.source:
+        gate, reported = spec.gate, spec.source.reported_accuracy
+        if not 0.5 < gate.target <= 1 or gate.seeds < 1:
+            problems.append(f"{name}: gate {gate}")
+        if reported is not None and not 0.5 < reported <= 1:
+            problems.append(f"{name}: source's reported accuracy {reported}")
+        if gate.quick and not (gate.quick.epochs >= 1 and 0.5 < gate.quick.floor <= gate.target):
+            problems.append(f"{name}: quick gate {gate.quick}")
+        if not spec.source.description:
             problems.append(f"{name}: no source")
         if len(set(map(repr, spec.constraints))) != len(spec.constraints):
             problems.append(f"{name}: a constraint is declared twice")

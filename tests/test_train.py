@@ -19,7 +19,8 @@ import zoo
 from tests.conftest import run_zoo
 from zoo import artifacts
 from zoo.errors import ZooError
-from zoo.train import train
+from zoo.train import resume, train
+from zoo.train.rundir import RunDir
 
 # Short enough for CI: 4,096 images, 64 steps an epoch.
 SHORT = dict(epochs=2, batch_size=64, train_samples=4096)
@@ -63,19 +64,19 @@ def test_resume_after_epoch_boundary_is_bit_identical(mnist, tmp_path, monkeypat
     recipe = short_recipe("gapnet", epochs=3)  # gapnet: dropout, momentum, OneCycle and augmentation
     train("gapnet", recipe, mnist, tmp_path / "whole", seed=7, progress=False, plots=False)
 
-    real_save = artifacts.save_checkpoint
+    real_save = RunDir.save_checkpoint
 
-    def save_then_die(run_dir, state):
-        real_save(run_dir, state)
+    def save_then_die(run, state):
+        real_save(run, state)
         if state["epoch"] == 1 and state["step"] == 0:
             raise KeyboardInterrupt  # the machine dies right after the checkpoint landed
 
-    monkeypatch.setattr(artifacts, "save_checkpoint", save_then_die)
+    monkeypatch.setattr(RunDir, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         train("gapnet", recipe, mnist, tmp_path / "cut", seed=7, progress=False, plots=False)
-    monkeypatch.setattr(artifacts, "save_checkpoint", real_save)
+    monkeypatch.setattr(RunDir, "save_checkpoint", real_save)
     assert not (tmp_path / "cut/model.json").exists()
-    resumed = train("gapnet", recipe, mnist, tmp_path / "cut", resume=True, progress=False, plots=False)
+    resumed = resume(tmp_path / "cut", mnist, progress=False, plots=False)
     whole = json.loads((tmp_path / "whole/results.json").read_text())
     assert resumed["test"] == whole["test"]
     a, b = load_file(tmp_path / "whole/model.safetensors"), load_file(tmp_path / "cut/model.safetensors")
@@ -165,5 +166,5 @@ def test_failed_write_keeps_earlier_results(mnist, tmp_path, monkeypatch):
     monkeypatch.setattr(os, "replace", full_disk)
     with pytest.raises(ZooError, match=r"cannot write .*checkpoint.pt: No space left on device; the previous"):
         train("tiny-4k", short_recipe(epochs=3), mnist, run, progress=False, plots=False)
-    state = artifacts.load_checkpoint(run)
+    state = RunDir(run).load_checkpoint()
     assert state["epoch"] == 1 and not list(run.glob(".*.tmp"))

@@ -1,34 +1,46 @@
-"""mnist-zoo: a registry of MNIST architectures with checked constraints and training recipes."""
+"""mnist-zoo: a registry of MNIST architectures with checked constraints and training recipes.
 
-from zoo import (
-    constraints,
-    models,  # noqa: F401  (registers the architectures)
-)
-from zoo.constraints import check_model
-from zoo.errors import DataError, UnknownModelError, ZooError
-from zoo.recipe import Augment, Recipe
-from zoo.registry import (
+The public API; everything else is reached through its subpackage (`zoo.train`, `zoo.data`, ...).
+"""
+
+from zoo import models  # noqa: F401  (importing the package registers every family)
+from zoo.errors import DataError, DuplicateModelError, Interrupted, PluginError, UnknownModelError, ZooError
+from zoo.spec import (
+    Augment,
+    Gate,
     ModelSpec,
+    QuickGate,
+    Recipe,
+    Source,
+    check_model,
     create_model,
     get_spec,
     list_models,
-    load_plugins,
     register_model,
+    replace_model,
+    restore_model,
+    unregister_model,
 )
-
-load_plugins()
 
 __all__ = [
     "Augment",
     "DataError",
+    "DuplicateModelError",
+    "Gate",
+    "Interrupted",
     "ModelSpec",
+    "PluginError",
+    "QuickGate",
     "Recipe",
+    "Source",
     "UnknownModelError",
     "ZooError",
     "check_model",
-    "constraints",
     "create_model",
     "get_spec",
     "list_models",
     "register_model",
+    "replace_model",
+    "restore_model",
+    "unregister_model",
 ]

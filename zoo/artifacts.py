@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,6 @@ from torch import nn
 
 from zoo.errors import ZooError
 
-WEIGHTS, SIDECAR, CHECKPOINT = "model.safetensors", "model.json", "checkpoint.pt"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -72,22 +72,26 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_weights(run_dir: Path, model: nn.Module, sidecar: dict[str, Any]) -> None:
-    """Write model.safetensors, then model.json with its sha256 (the sidecar marks a finished run)."""
+def sidecar_of(weights: Path) -> Path:
+    """The JSON that names a weights file's model and sha256: `model.safetensors` -> `model.json`."""
+    return Path(weights).with_suffix(".json")
+
+
+def save_weights(path: Path, model: nn.Module, sidecar: dict[str, Any]) -> None:
+    """Write the safetensors file, then its sidecar with the sha256 (the sidecar lands last)."""
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    path = run_dir / WEIGHTS
-    atomic_write(path, lambda f: f.write(safetensors_bytes(state)))
-    write_json(run_dir / SIDECAR, {**sidecar, "sha256": sha256(path)})
-
-
-def load_weights(path: str | Path, model_name_to_module) -> tuple[nn.Module, dict[str, Any]]:
-    """Load weights from a run directory or .safetensors file after checking sha256, names and shapes.
-
-    `model_name_to_module` builds the registered architecture named in the sidecar.
-    """
     path = Path(path)
-    weights = path / WEIGHTS if path.is_dir() else path
-    sidecar_path = weights.with_name(SIDECAR) if path.is_dir() else weights.with_suffix(".json")
+    atomic_write(path, lambda f: f.write(safetensors_bytes(state)))
+    write_json(sidecar_of(path), {**sidecar, "sha256": sha256(path)})
+
+
+def load_weights(weights: str | Path, build: Callable[[str], nn.Module]) -> tuple[nn.Module, dict[str, Any]]:
+    """Load a .safetensors file after checking its sha256, names and shapes against its sidecar.
+
+    `build` makes the registered architecture the sidecar names. Nothing is unpickled.
+    """
+    weights = Path(weights)
+    sidecar_path = sidecar_of(weights)
     if not weights.is_file():
         raise ZooError(f"no weights at {weights}")
     if not sidecar_path.is_file():
@@ -96,7 +100,7 @@ def load_weights(path: str | Path, model_name_to_module) -> tuple[nn.Module, dic
     actual = sha256(weights)
     if sidecar.get("sha256") != actual:
         raise ZooError(f"{weights}: sha256 {actual[:12]}... does not match the sidecar's; file corrupt or replaced")
-    model = model_name_to_module(sidecar["model"])
+    model = build(sidecar["model"])
     try:
         state = load_file(str(weights))
     except (SafetensorError, OSError) as exc:
@@ -112,12 +116,14 @@ def load_weights(path: str | Path, model_name_to_module) -> tuple[nn.Module, dic
     return model, sidecar
 
 
-def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
-    atomic_write(run_dir / CHECKPOINT, lambda f: torch.save(state, f))
+def save_state(path: Path, state: dict[str, Any]) -> None:
+    """A resumable checkpoint: plain tensors, numbers and lists through torch.save, atomically."""
+    atomic_write(path, lambda f: torch.save(state, f))
 
 
-def load_checkpoint(run_dir: Path) -> dict[str, Any]:
-    path = Path(run_dir) / CHECKPOINT
+def load_state(path: Path) -> dict[str, Any]:
+    """Read a checkpoint with `weights_only=True`: tensors and plain data, never arbitrary objects."""
+    path = Path(path)
     if not path.is_file():
         raise ZooError(f"nothing to resume: {path} does not exist")
     try:

@@ -1,4 +1,8 @@
-"""The `zoo` command. Every user mistake ends in one line on stderr and a non-zero exit."""
+"""The `zoo` command. Every user mistake ends in one line on stderr and a non-zero exit.
+
+Heavy modules (training, reports, Optuna) are imported inside the command that needs them, so
+`zoo list` does not pay for matplotlib and torchmetrics.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,10 @@ import statistics
 import sys
 import time
 from pathlib import Path
+
+from zoo.errors import Interrupted, ZooError
+from zoo.spec import check_model, create_model, get_spec
+from zoo.spec.catalog import model_table
 
 EXIT_ERROR, EXIT_USAGE = 1, 2
 
@@ -18,20 +26,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _data_args(p: argparse.ArgumentParser) -> None:
+def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="folder with the MNIST IDX files (default: $ZOO_DATA_DIR or the user cache)")
     p.add_argument("--no-download", action="store_true", help="never try to download missing files")
 
 
 def _load_data(args):
-    from zoo.data import load_mnist
+    from zoo.data.mnist import load_mnist
 
     return load_mnist(args.data_dir, download=not args.no_download)
 
 
 def cmd_list(args) -> int:
-    from zoo.catalog import model_table
-
     rows = model_table(args.pattern)
     header = ("model", "params", "MACs", "constraints", "check")
     cells = [header] + [
@@ -50,87 +56,152 @@ def cmd_list(args) -> int:
 def cmd_summary(args) -> int:
     from torchinfo import summary
 
-    import zoo
-
-    model = zoo.create_model(args.name)
+    model = create_model(args.name)
     print(summary(model, input_size=(1, 1, 28, 28), col_names=("output_size", "num_params", "mult_adds"), verbose=0))
-    for result in zoo.check_model(model, zoo.get_spec(args.name).constraints):
+    for result in check_model(model, get_spec(args.name).constraints):
         print(result)
     return 0
 
 
 def _recipe(args):
-    import zoo
-    from zoo.recipe import load_overrides
+    from zoo.spec.recipe import load_overrides
 
     overrides = load_overrides(args.recipe) if args.recipe else {}
     flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "train_samples": args.train_samples}
     overrides.update({k: v for k, v in flags.items() if v is not None})
-    return zoo.get_spec(args.name).recipe.replace(**overrides)
+    return get_spec(args.name).recipe.replace(**overrides)
 
 
 def cmd_train(args) -> int:
-    import zoo
-    from zoo.errors import ZooError
-    from zoo.train import train
-
-    spec = zoo.get_spec(args.name)  # an unknown name fails before the data loads
+    spec = get_spec(args.name)  # an unknown name fails before the data loads
     recipe = _recipe(args)
     if args.resume:
-        given = [f for f in ("epochs", "batch_size", "lr", "train_samples", "recipe", "out") if getattr(args, f)]
-        if given or args.seeds != 1 or args.seed != 0 or args.overwrite:
-            flags = ", ".join("--" + f.replace("_", "-") for f in given) or "--seed/--seeds/--overwrite"
-            raise ZooError(f"--resume continues the run's saved recipe and seed; drop {flags}")
+        _refuse_resume_overrides(args)
     data = _load_data(args)
-    progress = not args.quiet
     if args.resume:
-        results = [
-            train(spec.name, recipe, data, Path(args.resume), device=args.device, resume=True, progress=progress)
-        ]
+        from zoo.train import resume
+
+        results = [resume(args.resume, data, name=spec.name, device=args.device, progress=not args.quiet)]
     else:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        base = Path(args.out) if args.out else Path("runs") / spec.name / stamp
-        seeds = range(args.seed, args.seed + args.seeds)
-        results = []
-        for seed in seeds:
-            run_dir = base if args.seeds == 1 else base / f"seed{seed}"
-            results.append(
-                train(
-                    spec.name,
-                    recipe,
-                    data,
-                    run_dir,
-                    seed=seed,
-                    device=args.device,
-                    overwrite=args.overwrite,
-                    progress=progress,
-                )
-            )
-            r = results[-1]
-            print(
-                f"{spec.name} seed {seed}: test accuracy {r['test']['accuracy']:.4%}, macro F1 "
-                f"{r['test']['macro_f1']:.4f}, AUROC {r['test']['auroc']:.5f}, {r['epochs']} epochs in "
-                f"{r['train_seconds']:.0f}s ({r['train_images_per_s']:,.0f} img/s) -> {run_dir}"
-            )
+        results = _train_seeds(args, spec.name, recipe, data)
     accs = [r["test"]["accuracy"] for r in results]
     mean = statistics.fmean(accs)
     spread = f" +- {statistics.stdev(accs):.4%} over {len(accs)} seeds" if len(accs) > 1 else ""
-    verdict = "meets" if mean >= spec.target_accuracy else "MISSES"
-    print(f"{spec.name}: test accuracy {mean:.4%}{spread}; {verdict} the target {spec.target_accuracy:.2%}")
+    verdict = "meets" if mean >= spec.gate.target else "MISSES"
+    print(f"{spec.name}: test accuracy {mean:.4%}{spread}; {verdict} the target {spec.gate.target:.2%}")
     return 0
 
 
-def cmd_eval(args) -> int:
-    import zoo
-    from zoo.artifacts import load_weights
-    from zoo.evaluate import predict, test_metrics
+def _refuse_resume_overrides(args) -> None:
+    given = [f for f in ("epochs", "batch_size", "lr", "train_samples", "recipe", "out") if getattr(args, f)]
+    if given or args.seeds != 1 or args.seed != 0 or args.overwrite:
+        flags = ", ".join("--" + f.replace("_", "-") for f in given) or "--seed/--seeds/--overwrite"
+        raise ZooError(f"--resume continues the run's saved recipe and seed; drop {flags}")
 
-    model, sidecar = load_weights(args.checkpoint, zoo.create_model)
+
+def _train_seeds(args, name: str, recipe, data) -> list[dict]:
+    from zoo.train import train
+
+    base = Path(args.out) if args.out else Path("runs") / name / time.strftime("%Y%m%d-%H%M%S")
+    results = []
+    for seed in range(args.seed, args.seed + args.seeds):
+        run_dir = base if args.seeds == 1 else base / f"seed{seed}"
+        r = train(
+            name,
+            recipe,
+            data,
+            run_dir,
+            seed=seed,
+            device=args.device,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+        )
+        results.append(r)
+        print(
+            f"{name} seed {seed}: test accuracy {r['test']['accuracy']:.4%}, macro F1 "
+            f"{r['test']['macro_f1']:.4f}, AUROC {r['test']['auroc']:.5f}, {r['epochs']} epochs in "
+            f"{r['train_seconds']:.0f}s ({r['train_images_per_s']:,.0f} img/s) -> {run_dir}"
+        )
+    return results
+
+
+def cmd_eval(args) -> int:
+    from zoo.artifacts import load_weights
+    from zoo.train.evaluate import predict, test_metrics
+    from zoo.train.rundir import RunDir
+
+    model, sidecar = load_weights(RunDir.weights_in(args.checkpoint), create_model)
     data = _load_data(args)
     metrics = test_metrics(predict(model, data.test_x), data.test_y)
     print(
         f"{sidecar['model']}: test accuracy {metrics['accuracy']:.4%}, macro F1 {metrics['macro_f1']:.4f}, "
         f"AUROC {metrics['auroc']:.5f} on {metrics['samples']:,} images"
+    )
+    return 0
+
+
+def cmd_report(args) -> int:
+    from zoo.report import rewrite_readme, write_report
+
+    report, runs, rows = write_report(Path(args.runs), Path(args.out))
+    for path, why in runs.skipped:
+        print(f"skipped {path}: {why}")
+    trained = sum(1 for r in rows if r["seeds"])
+    print(f"{report}: {len(rows)} models, {trained} trained, {len(runs.skipped)} run directories skipped")
+    if args.readme:
+        changed = rewrite_readme(Path(args.readme), rows)
+        print(f"{args.readme}: model table {'rewritten' if changed else 'already up to date'}")
+    return 0
+
+
+def cmd_data(args) -> int:
+    from zoo.report import explore_data
+
+    summary = explore_data(_load_data(args), Path(args.out))
+    for split in ("train", "validation", "test"):
+        s = summary[split]
+        print(
+            f"{split:>10}: {s['images']:,} images, pixel mean {s['pixel_mean']:.4f} std {s['pixel_std']:.4f}, "
+            f"{s['empty_images']} empty, {s['duplicate_images']} duplicates; labels {s['labels']}"
+        )
+    print(f"duplicates across splits: {summary['duplicates_across_splits']}; plots in {args.out}")
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from zoo.artifacts import load_weights
+    from zoo.report import inspect_run
+    from zoo.train.rundir import RunDir
+
+    model, sidecar = load_weights(RunDir.weights_in(args.run), create_model)
+    out = Path(args.out) if args.out else Path(args.run) / "inspect"
+    found = inspect_run(model, _load_data(args), out, sidecar["model"])
+    print(
+        f"{sidecar['model']}: {found['misclassified']} misclassified test images; filters, mistakes and "
+        f"confusion matrix in {out}"
+    )
+    return 0
+
+
+def cmd_tune(args) -> int:
+    from zoo.train.tune import tune_lr
+
+    get_spec(args.name)
+    out = Path(args.out) if args.out else Path("runs") / args.name / "tuned.json"
+    s = tune_lr(
+        args.name,
+        _load_data(args),
+        trials=args.trials,
+        timeout=args.timeout,
+        epochs=args.epochs,
+        seed=args.seed,
+        out=out,
+        progress=not args.quiet,
+    )
+    print(
+        f"{args.name}: best lr {s['overrides']['lr']:.4g} -> val acc {s['best_val_accuracy']:.4f} "
+        f"(default lr {s['default_lr']:.4g} -> {s['default_val_accuracy']:.4f}) after {len(s['trials'])} trials "
+        f"in {s['seconds']:.0f}s; overrides in {out} (zoo train {args.name} --recipe {out})"
     )
     return 0
 
@@ -162,24 +233,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     p.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    _data_args(p)
+    _add_data_args(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="re-evaluate saved weights on the test set")
     p.add_argument("checkpoint", help="a run directory or a .safetensors file")
-    _data_args(p)
+    _add_data_args(p)
     p.set_defaults(func=cmd_eval)
 
-    from zoo.report_cli import add_report_commands
+    p = sub.add_parser("report", help="leaderboard and Pareto plot from the registry and run directories")
+    p.add_argument("--runs", default="runs", help="folder searched for run directories (default runs)")
+    p.add_argument("--out", default="report", help="where report.md and the PNGs go (default report)")
+    p.add_argument("--readme", help="also rewrite this README's marked model table")
+    p.set_defaults(func=cmd_report)
 
-    add_report_commands(sub)
+    p = sub.add_parser("data", help="label distribution, pixel statistics, empty/duplicate images, samples")
+    p.add_argument("--out", default="report/data")
+    _add_data_args(p)
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("inspect", help="first-layer filters, misclassified images, confusion matrix of a run")
+    p.add_argument("run", help="a run directory (or .safetensors with its sidecar)")
+    p.add_argument("--out", help="default RUN/inspect")
+    _add_data_args(p)
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("tune", help="Optuna learning-rate search on the validation split")
+    p.add_argument("name")
+    p.add_argument("--trials", type=int, default=8)
+    p.add_argument("--timeout", type=float, default=840.0, help="seconds before no new trial starts")
+    p.add_argument("--epochs", type=int, default=2, help="epochs per trial")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="overrides JSON (default runs/NAME/tuned.json)")
+    p.add_argument("--quiet", action="store_true")
+    _add_data_args(p)
+    p.set_defaults(func=cmd_tune)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from zoo.errors import ZooError
-    from zoo.train import Interrupted
-
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -1,7 +1,8 @@
-"""The project's one error type.
+"""Every error the zoo raises on purpose.
 
-Everything a user can get wrong (a model name, a data file, a flag) raises `ZooError` with a
-one-line message; the command line prints that line and exits non-zero instead of a traceback.
+Everything a user can get wrong (a model name, a data file, a flag, a plugin) raises a `ZooError`
+with a one-line message; the command line prints that line and exits non-zero instead of a
+traceback. `Interrupted` is the one that carries its own exit code (128 + the signal).
 """
 
 
@@ -18,3 +19,19 @@ class UnknownModelError(ZooError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class DuplicateModelError(ZooError, ValueError):
+    """A second registration under a taken name (replacing one is `replace_model`'s job)."""
+
+
+class PluginError(ZooError):
+    """A module named in $ZOO_PLUGINS is missing, fails on import, or registers a taken name."""
+
+
+class Interrupted(ZooError):
+    """Training stopped on a signal after saving a checkpoint."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -120,7 +120,7 @@ def _read(path: Path) -> dict:
         raise SystemExit(f"bench: cannot read {path}: {exc}") from None
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", type=Path, nargs="+", help="pytest-benchmark JSON runs, then the baseline file")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
@@ -130,30 +130,33 @@ def main(argv: list[str] | None = None) -> int:
         help="record each row's median and noise over these runs as this machine's baseline",
     )
     parser.add_argument("--suspects", type=Path, help="write the pytest ids of the slower rows here (for a re-run)")
-    args = parser.parse_args(argv)
-    if len(args.runs) < 2:
-        parser.error("give at least one run and the baseline file")
-    *run_paths, baseline_path = args.runs
+    return parser
 
+
+def _load(run_paths: list[Path], baseline_path: Path) -> tuple[list[dict], dict]:
+    """The runs and the baseline store (empty when there is no file yet); SystemExit names a bad file."""
+    runs = [_read(path) for path in run_paths]
+    store = _read(baseline_path) if baseline_path.is_file() else {"machines": {}}
+    if not isinstance(store, dict) or not isinstance(store.get("machines"), dict):
+        raise SystemExit(f"bench: {baseline_path} is not a baseline file (no 'machines' table)")
+    return runs, store
+
+
+def _update(runs: list[dict], store: dict, baseline_path: Path) -> int:
+    key = machine_key(runs[0])
+    rows = {**store["machines"].get(key, {}), **baseline_rows(runs)}  # `-- update -k gapnet` keeps the rest
+    store["machines"] = dict(sorted({**store["machines"], key: dict(sorted(rows.items()))}.items()))
     try:
-        runs = [_read(path) for path in run_paths]
-        store = _read(baseline_path) if baseline_path.is_file() else {"machines": {}}
-        if not isinstance(store, dict) or not isinstance(store.get("machines"), dict):
-            raise SystemExit(f"bench: {baseline_path} is not a baseline file (no 'machines' table)")
-    except SystemExit as exc:
-        print(exc, file=sys.stderr)
+        artifacts.write_json(baseline_path, store)  # atomic: an interrupted update keeps the old baseline
+    except ZooError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
         return 1
-    latest, key = best_ratios(runs), machine_key(runs[0])
-    if args.update:
-        rows = {**store["machines"].get(key, {}), **baseline_rows(runs)}  # `-- update -k gapnet` keeps the rest
-        store["machines"] = dict(sorted({**store["machines"], key: dict(sorted(rows.items()))}.items()))
-        try:
-            artifacts.write_json(baseline_path, store)  # atomic: an interrupted update keeps the old baseline
-        except ZooError as exc:
-            print(f"bench: {exc}", file=sys.stderr)
-            return 1
-        print(f"bench: baseline for '{key}' recorded in {baseline_path} from {len(runs)} pass(es)")
-        return 0
+    print(f"bench: baseline for '{key}' recorded in {baseline_path} from {len(runs)} pass(es)")
+    return 0
+
+
+def _machine_baseline(runs: list[dict], store: dict, baseline_path: Path) -> dict:
+    key = machine_key(runs[0])
     baseline = store["machines"].get(key)
     if baseline is None:
         where = "no baseline file" if not baseline_path.is_file() else "no baseline for this machine"
@@ -161,33 +164,50 @@ def main(argv: list[str] | None = None) -> int:
             f"bench: {where} ('{key}'); nothing to compare (first run or new machine). "
             f"Record one with: nox -s bench -- update"
         )
-        baseline = {}
+        return {}
     if any(not isinstance(row, dict) for row in baseline.values()):
-        print(
-            f"bench: the baseline for '{key}' has no noise figures; re-record it: nox -s bench -- update",
-            file=sys.stderr,
-        )
-        return 1
-    rows = compare(latest, baseline, args.threshold)
+        raise SystemExit(f"bench: the baseline for '{key}' has no noise figures; re-record it: nox -s bench -- update")
+    return baseline
+
+
+def _gate(runs: list[dict], baseline: dict, threshold: float, suspects: Path | None) -> int:
+    latest = best_ratios(runs)
+    rows = compare(latest, baseline, threshold)
     for _, line, _ in rows:
         print(line)
     print(data_path_overhead(latest))
     verdicts = Counter(verdict for _, _, verdict in rows)
     slower = {name for name, _, verdict in rows if verdict == "slower"}
-    if args.suspects:
+    if suspects:
         ids = {b["fullname"] for run in runs for b in run["benchmarks"] if b["name"] in slower}
-        args.suspects.write_text("".join(f"{i}\n" for i in sorted(ids)))
+        suspects.write_text("".join(f"{i}\n" for i in sorted(ids)))
     gated = verdicts["ok"] + verdicts["slower"]
     unresolved = f"; {verdicts['noisy']} too noisy on this machine to gate" if verdicts["noisy"] else ""
     if slower:
         print(
-            f"bench: {len(slower)} benchmark(s) slower than baseline by more than {args.threshold:.0%}{unresolved}",
+            f"bench: {len(slower)} benchmark(s) slower than baseline by more than {threshold:.0%}{unresolved}",
             file=sys.stderr,
         )
         return 1
     if baseline:
-        print(f"bench: no regression beyond {args.threshold:.0%} in {gated} gated benchmarks{unresolved}")
+        print(f"bench: no regression beyond {threshold:.0%} in {gated} gated benchmarks{unresolved}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if len(args.runs) < 2:
+        parser.error("give at least one run and the baseline file")
+    *run_paths, baseline_path = args.runs
+    try:
+        runs, store = _load(run_paths, baseline_path)
+        if args.update:
+            return _update(runs, store, baseline_path)
+        return _gate(runs, _machine_baseline(runs, store, baseline_path), args.threshold, args.suspects)
+    except SystemExit as exc:
+        print(exc, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -16,10 +16,9 @@ import time
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 import zoo
-from zoo.augment import training_batch
+from checks.bench import workloads
 
 DEVICE = torch.device(os.environ.get("ZOO_BENCH_DEVICE", "cpu"))
 BATCH = 32
@@ -29,24 +28,7 @@ ROUND_SECONDS = 0.02  # a fast call is repeated within a round so the reference 
 torch.set_num_threads(1)
 
 
-def _sync() -> None:
-    if DEVICE.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def _reference_workload():
-    torch.manual_seed(0)
-    x = torch.randn(BATCH, 16, 28, 28, device=DEVICE)
-    w = torch.randn(32, 16, 3, 3, device=DEVICE, requires_grad=True)
-
-    def step():
-        F.conv2d(x, w, padding=1).square().mean().backward()
-        _sync()
-
-    return step
-
-
-REFERENCE = _reference_workload()
+REFERENCE = workloads.reference(BATCH, DEVICE)
 
 
 def _fastest(fn, rounds: int) -> float:
@@ -111,82 +93,39 @@ def test_reference(benchmark):
     _run(benchmark, REFERENCE, BATCH)
 
 
-def _train_step(name: str, batch_fn, **sgd):
-    """One SGD step of `name` on whatever `batch_fn` returns, synchronised."""
-    torch.manual_seed(0)
-    model = zoo.create_model(name).to(DEVICE).train()
-    optimizer = torch.optim.SGD(model.parameters(), **{"lr": 1e-3, "momentum": 0.9, **sgd})
-
-    def step():
-        x, y = batch_fn()
-        optimizer.zero_grad(set_to_none=True)
-        F.cross_entropy(model(x), y).backward()
-        optimizer.step()
-        _sync()
-
-    return step
-
-
-def _random_batch(size: int):
-    x, y = torch.randn(size, 1, 28, 28, device=DEVICE), torch.randint(0, 10, (size,), device=DEVICE)
-    return lambda: (x, y)
-
-
-def _trainer_batches(size: int, images: int):
-    """Batches made the way the trainer makes them: gather from a uint8 set, augment, standardise."""
-    pixels = torch.randint(0, 256, (images, 28, 28), dtype=torch.uint8, device=DEVICE)
-    labels = torch.randint(0, 10, (images,), device=DEVICE)
-    augment = zoo.get_spec("gapnet").recipe.augment
-    generator = torch.Generator(DEVICE).manual_seed(0)
-
-    def batch():
-        idx = torch.randint(0, images, (size,), generator=generator, device=DEVICE)
-        return training_batch(pixels[idx], augment, generator), labels[idx]
-
-    return batch
-
-
 @pytest.mark.parametrize("name", zoo.list_models())
 def test_train_step(benchmark, name):
-    _run(benchmark, _train_step(name, _random_batch(BATCH)), BATCH)
+    _run(benchmark, workloads.train_step(name, workloads.random_batch(BATCH, DEVICE), DEVICE), BATCH)
 
 
 @pytest.mark.parametrize("name", zoo.list_models())
 def test_inference(benchmark, name):
-    torch.manual_seed(0)
-    model = zoo.create_model(name).to(DEVICE).eval()
-    x = torch.randn(4 * BATCH, 1, 28, 28, device=DEVICE)
+    _run(benchmark, workloads.inference(name, 4 * BATCH, DEVICE), 4 * BATCH)
 
-    def forward():
-        with torch.no_grad():
-            model(x)
-        _sync()
 
-    _run(benchmark, forward, 4 * BATCH)
+def _recipe_batch() -> int:
+    return zoo.get_spec("gapnet").recipe.batch_size
 
 
 def test_data_pipeline(benchmark):
     """Index gather + gapnet's full augmentation + standardisation for one recipe-sized batch."""
-    size = zoo.get_spec("gapnet").recipe.batch_size
-    batch = _trainer_batches(size, 10_000)
-
-    def timed():
-        batch()
-        _sync()
-
-    _run(benchmark, timed, size)
+    _run(benchmark, workloads.data_pipeline(_recipe_batch(), DEVICE), _recipe_batch())
 
 
-GAPNET_SGD = {"lr": 0.01, "momentum": 0.95, "nesterov": True}
+def test_augmentation(benchmark):
+    """gapnet's augmentation alone, on a recipe-sized batch."""
+    _run(benchmark, workloads.augmentation(_recipe_batch(), DEVICE), _recipe_batch())
 
 
 def test_gapnet_step_random_tensors(benchmark):
     """The model's own speed: a recipe-sized batch of random tensors, no data path at all."""
-    size = zoo.get_spec("gapnet").recipe.batch_size
-    _run(benchmark, _train_step("gapnet", _random_batch(size), **GAPNET_SGD), size)
+    size = _recipe_batch()
+    step = workloads.train_step("gapnet", workloads.random_batch(size, DEVICE), DEVICE, **workloads.GAPNET_SGD)
+    _run(benchmark, step, size)
 
 
 def test_gapnet_step_with_data_path(benchmark):
     """The same step fed like the trainer: gather from the uint8 set, augment, standardise."""
-    size = zoo.get_spec("gapnet").recipe.batch_size
-    _run(benchmark, _train_step("gapnet", _trainer_batches(size, 50_000), **GAPNET_SGD), size)
+    size = _recipe_batch()
+    batches = workloads.trainer_batches(size, 50_000, DEVICE)
+    _run(benchmark, workloads.train_step("gapnet", batches, DEVICE, **workloads.GAPNET_SGD), size)

@@ -12,15 +12,15 @@ import torch
 import torch.nn.functional as F
 
 import zoo
-from zoo.constraints import Probe
+from zoo.spec import probe_for
 
 CASES = [(name, c) for name in zoo.list_models() for c in zoo.get_spec(name).constraints]
 
 
 @functools.cache
-def _probe(name: str) -> Probe:
+def _probe(name: str):
     torch.manual_seed(0)
-    return Probe(zoo.create_model(name))
+    return probe_for(zoo.create_model(name), zoo.get_spec(name).constraints)
 
 
 @pytest.mark.parametrize(("name", "constraint"), CASES, ids=[f"{n}-{c!r}" for n, c in CASES])

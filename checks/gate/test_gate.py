@@ -1,9 +1,9 @@
 """Accuracy gates, measured on the MNIST test set.
 
-Quick (every pull request, CPU): each model with a `quick_gate` trains its own recipe for that many
-epochs with a fixed seed and must reach the floor recorded in the registry.
-Full (`-m full`: schedule, or CUDA): each model trains its whole recipe over `spec.seeds` seeds
-and the mean must reach `target_accuracy`.
+Quick (every pull request, CPU): each model whose gate has a `QuickGate` trains its own recipe for
+that many epochs with a fixed seed and must reach the floor recorded in the registry.
+Full (`-m full`: schedule, or CUDA): each model trains its whole recipe over `gate.seeds` seeds
+and the mean must reach `gate.target`.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import pytest
 import zoo
 from zoo.train import train
 
-QUICK = [n for n in zoo.list_models() if zoo.get_spec(n).quick_gate]
+QUICK = [n for n in zoo.list_models() if zoo.get_spec(n).gate.quick]
 
 
 @pytest.mark.parametrize("name", QUICK)
 def test_quick_gate(name, mnist, tmp_path):
     spec = zoo.get_spec(name)
-    epochs, floor = spec.quick_gate
+    epochs, floor = spec.gate.quick.epochs, spec.gate.quick.floor
     results = train(name, spec.recipe.replace(epochs=epochs), mnist, tmp_path, seed=0, progress=False, plots=False)
     accuracy = results["test"]["accuracy"]
     assert accuracy >= floor, (
@@ -35,12 +35,12 @@ def test_quick_gate(name, mnist, tmp_path):
 def test_full_gate(name, mnist, tmp_path_factory):
     spec = zoo.get_spec(name)
     accuracies = []
-    for seed in range(spec.seeds):
+    for seed in range(spec.gate.seeds):
         run = tmp_path_factory.mktemp(f"{name}-seed{seed}")
         accuracies.append(train(name, spec.recipe, mnist, run, seed=seed, progress=False)["test"]["accuracy"])
     mean = statistics.fmean(accuracies)
-    print(f"{name}: mean test accuracy {mean:.4%} over {len(accuracies)} seeds (target {spec.target_accuracy:.2%})")
-    assert mean >= spec.target_accuracy, (
-        f"{name}: mean test accuracy {mean:.4%} over {len(accuracies)} seeds misses {spec.target_accuracy:.2%} "
-        f"by {spec.target_accuracy - mean:.2%} points"
+    print(f"{name}: mean test accuracy {mean:.4%} over {len(accuracies)} seeds (target {spec.gate.target:.2%})")
+    assert mean >= spec.gate.target, (
+        f"{name}: mean test accuracy {mean:.4%} over {len(accuracies)} seeds misses {spec.gate.target:.2%} "
+        f"by {spec.gate.target - mean:.2%} points"
     )

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 import zoo
-from zoo.augment import normalize
+from zoo.data import normalize
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 STEPS, BATCH = 8, 32

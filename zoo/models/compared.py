@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch.nn.functional as F
 import torchvision
 from torch import nn
 
-from zoo.constraints import IOContract, RequiresBatchNorm, RequiresDropout
 from zoo.models.blocks import conv_bn_relu
-from zoo.recipe import Recipe
-from zoo.registry import register_model
+from zoo.spec import Gate, IOContract, QuickGate, Recipe, RequiresBatchNorm, RequiresDropout, Source, register_model
 
-SOURCE = "model-comparison project: DNN vs ConvNet vs VGG-like vs ResNet50 (accuracy, F1, AUC)"
+SOURCE = Source("model-comparison project: DNN vs ConvNet vs VGG-like vs ResNet50 (accuracy, F1, AUC)")
 
 
 def _adam(lr: float, epochs: int) -> Recipe:
@@ -22,8 +22,7 @@ def _adam(lr: float, epochs: int) -> Recipe:
     "dnn",
     constraints=[RequiresDropout(), IOContract()],
     recipe=_adam(1e-3, 10),
-    target_accuracy=0.98,
-    quick_gate=(1, 0.95),
+    gate=Gate(target=0.98, quick=QuickGate(epochs=1, floor=0.95)),
     source=SOURCE,
 )
 def dnn(classes: int = 10) -> nn.Module:
@@ -44,9 +43,10 @@ def dnn(classes: int = 10) -> nn.Module:
     "convnet",
     constraints=[IOContract()],
     recipe=_adam(1e-3, 8),
-    target_accuracy=0.99,
-    source=SOURCE,
-    notes="Its learning rate was tuned with a tuner in the source project (`zoo tune convnet`).",
+    gate=Gate(target=0.99),
+    source=dataclasses.replace(
+        SOURCE, notes="Its learning rate was tuned with a tuner in the source project (`zoo tune convnet`)."
+    ),
 )
 def convnet(classes: int = 10) -> nn.Module:
     """Three convolutions with max pooling, then a small dense head."""
@@ -70,7 +70,7 @@ def convnet(classes: int = 10) -> nn.Module:
     "vgg-like",
     constraints=[RequiresBatchNorm(), RequiresDropout(), IOContract()],
     recipe=_adam(1e-3, 10),
-    target_accuracy=0.993,
+    gate=Gate(target=0.993),
     source=SOURCE,
 )
 def vgg_like(classes: int = 10) -> nn.Module:
@@ -105,7 +105,7 @@ class _Resize(nn.Module):
     "resnet50",
     constraints=[RequiresBatchNorm(), IOContract()],
     recipe=_adam(1e-3, 5),
-    target_accuracy=0.99,
+    gate=Gate(target=0.99),
     source=SOURCE,
 )
 def resnet50(classes: int = 10) -> nn.Module:

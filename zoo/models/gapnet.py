@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from torch import nn
 
-from zoo.constraints import IOContract, MaxParams, NoFullyConnected, RequiresBatchNorm, RequiresDropout, RequiresGAP
 from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
-from zoo.recipe import Augment, Recipe
-from zoo.registry import register_model
+from zoo.spec import (
+    Augment,
+    Gate,
+    IOContract,
+    MaxParams,
+    NoFullyConnected,
+    QuickGate,
+    Recipe,
+    RequiresBatchNorm,
+    RequiresDropout,
+    RequiresGAP,
+    Source,
+    register_model,
+)
 
 SOURCE_RECIPE = Recipe(
     optimizer="sgd",
@@ -37,14 +48,14 @@ RECIPE = SOURCE_RECIPE.replace(epochs=12, batch_size=128, lr=0.2)
         IOContract(input=(1, 28, 28), classes=10),
     ],
     recipe=RECIPE,
-    source_recipe=SOURCE_RECIPE,
-    expected_accuracy=0.994,
-    target_accuracy=0.994,
-    seeds=3,
-    quick_gate=(1, 0.985),
-    source="GAPNet project: conv blocks 16/32, maxpool, 32/16, maxpool, 32, GAP, 1x1 conv to 10",
-    notes="The source's layer table claims 19,768 params but its rows add up to 23,760; "
-    "block two is narrowed to 20/16 so the model truly fits under 20,000.",
+    gate=Gate(target=0.994, seeds=3, quick=QuickGate(epochs=1, floor=0.985)),
+    source=Source(
+        "GAPNet project: conv blocks 16/32, maxpool, 32/16, maxpool, 32, GAP, 1x1 conv to 10",
+        recipe=SOURCE_RECIPE,
+        reported_accuracy=0.994,
+        notes="The source's layer table claims 19,768 params but its rows add up to 23,760; "
+        "block two is narrowed to 20/16 so the model truly fits under 20,000.",
+    ),
 )
 def gapnet(dropout: float = 0.05, classes: int = 10) -> nn.Module:
     """Five 3x3 conv blocks, GAP, then a 1x1 convolution to the classes.

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from torch import nn
 
-from zoo.constraints import IOContract, RequiresBatchNorm, RequiresDropout, RequiresGAP
 from zoo.models.blocks import GlobalAvgPool, ResidualBlock, conv_bn_relu
-from zoo.recipe import Augment, Recipe
-from zoo.registry import register_model
+from zoo.spec import (
+    Augment,
+    Gate,
+    IOContract,
+    Recipe,
+    RequiresBatchNorm,
+    RequiresDropout,
+    RequiresGAP,
+    Source,
+    register_model,
+)
 
 AUGMENT = Augment(rotation=15.0, translate=0.15, scale=(0.85, 1.15), shear=8.5, mixup=0.2)
 SOURCE_RECIPE = Recipe(
@@ -33,10 +41,12 @@ RECIPE = SOURCE_RECIPE.replace(epochs=60)
     "resnet-mini",
     constraints=[RequiresBatchNorm(), RequiresDropout(), RequiresGAP(), IOContract()],
     recipe=RECIPE,
-    source_recipe=SOURCE_RECIPE,
-    expected_accuracy=0.996,
-    target_accuracy=0.996,
-    source="small ResNet project: MixUp, label smoothing 0.1, One-Cycle AdamW, early stopping",
+    gate=Gate(target=0.996),
+    source=Source(
+        "small ResNet project: MixUp, label smoothing 0.1, One-Cycle AdamW, early stopping",
+        recipe=SOURCE_RECIPE,
+        reported_accuracy=0.996,
+    ),
 )
 def resnet_mini(classes: int = 10) -> nn.Module:
     """Conv32, residual blocks 32/64/128 with max pooling between, GAP, Dense128 + Dropout, Dense10."""

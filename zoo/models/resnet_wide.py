@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from torch import nn
 
-from zoo.constraints import IOContract, MaxParams, RequiresBatchNorm, RequiresGAP
 from zoo.models.blocks import GlobalAvgPool, ResidualBlock
-from zoo.recipe import Recipe
-from zoo.registry import register_model
+from zoo.spec import Gate, IOContract, MaxParams, Recipe, RequiresBatchNorm, RequiresGAP, Source, register_model
 
 
 @register_model(
     "resnet-wide",
     constraints=[MaxParams(5_000_000), RequiresBatchNorm(), RequiresGAP(), IOContract()],
     recipe=Recipe(optimizer="adam", lr=1e-3, schedule="constant", epochs=10, batch_size=128),
-    target_accuracy=0.994,
-    source="residual-net project: three 3-conv residual blocks with BN and ReLU, GAP, softmax head",
+    gate=Gate(target=0.994),
+    source=Source(
+        "residual-net project: three 3-conv residual blocks with BN and ReLU, GAP, softmax head", params=4_700_000
+    ),
 )
 def resnet_wide(classes: int = 10) -> nn.Module:
     """Residual blocks of 96, 192 and 400 channels at 28, 14 and 7 pixels, GAP, a dense head."""

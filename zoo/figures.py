@@ -1,4 +1,6 @@
-"""Figures for the report and for data/run inspection."""
+"""Every figure the zoo draws, as PNG: a run's curves, the leaderboard's Pareto plot, data and mistakes.
+
+The one module that imports matplotlib (with the Agg backend: no display is ever needed)."""
 
 from __future__ import annotations
 
@@ -23,10 +25,11 @@ def _error_scale(ax) -> None:
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}%"))
 
 
-def plot_pareto(path: Path, rows: list[dict]) -> None:
-    """Test accuracy against parameters (log x), one point per trained model, the frontier drawn."""
-    from zoo.report import pareto_front
+def plot_pareto(path: Path, rows: list[dict], pareto_front) -> None:
+    """Test accuracy against parameters (log x), one point per trained model, the frontier drawn.
 
+    `pareto_front` picks the frontier from (params, accuracy, name) points.
+    """
     trained = sorted((r for r in rows if r["seeds"]), key=lambda r: r["params"])
     fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
     if trained:
@@ -82,5 +85,43 @@ def bar_chart(path: Path, series: dict[str, list[int]], title: str) -> None:
     ax.set(xlabel="digit", ylabel="images", title=title, xticks=[d + 0.4 - width / 2 for d in range(10)])
     ax.set_xticklabels(range(10))
     ax.legend()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_curves(path: Path, history: list[dict], key: str, title: str) -> None:
+    """Train and validation `key` (accuracy or loss) per epoch."""
+    epochs = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    ax.plot(epochs, [h[f"train_{key}"] for h in history], marker="o", label="train")
+    ax.plot(epochs, [h[f"val_{key}"] for h in history], marker="o", label="validation")
+    ax.set(xlabel="epoch", ylabel={"loss": "cross-entropy loss"}.get(key, key), title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_lr(path: Path, lrs: list[float], name: str) -> None:
+    """The learning rate at every training step."""
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    ax.plot(range(1, len(lrs) + 1), lrs)
+    ax.set(xlabel="training step (batch)", ylabel="learning rate", title=f"{name}: learning-rate schedule")
+    ax.grid(alpha=0.3)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_confusion(path: Path, matrix: list[list[int]], title: str) -> None:
+    fig, ax = plt.subplots(figsize=(6, 5.4), layout="constrained")
+    image = ax.imshow(matrix, cmap="Blues")
+    peak = max(max(row) for row in matrix)
+    for i, row in enumerate(matrix):
+        for j, count in enumerate(row):
+            ax.text(
+                j, i, str(count), ha="center", va="center", fontsize=7, color="white" if count > peak / 2 else "black"
+            )
+    ax.set(xlabel="predicted digit", ylabel="true digit", title=title, xticks=range(10), yticks=range(10))
+    fig.colorbar(image, ax=ax, label="test images")
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -15,19 +15,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from zoo.recipe import Augment
-
-MEAN, STD = 0.1307, 0.3081
-
-
-def to_unit(images_u8: torch.Tensor) -> torch.Tensor:
-    """uint8 N x H x W -> float N x 1 x H x W in [0, 1]."""
-    return images_u8.unsqueeze(1).float() / 255.0
-
-
-def normalize(images_u8: torch.Tensor) -> torch.Tensor:
-    """uint8 N x H x W -> float N x 1 x H x W, standardised with MNIST's mean and std (evaluation)."""
-    return (to_unit(images_u8) - MEAN) / STD
+from zoo.data.mnist import MEAN, STD, to_unit
+from zoo.spec.recipe import Augment
 
 
 def _uniform(n: int, low: float, high: float, g: torch.Generator, device) -> torch.Tensor:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from zoo.constraints import Probe
 from zoo.errors import ZooError
-from zoo.registry import create_model, get_spec, list_models
+from zoo.spec.constraints import probe_for
+from zoo.spec.registry import create_model, get_spec, list_models
 
 
 def model_row(name: str) -> dict:
     """Params, MACs and every declared constraint's result for one model."""
     spec = get_spec(name)
     model = create_model(name)
-    probe = Probe(model)
+    probe = probe_for(model, spec.constraints)
     results = [c.check(probe) for c in spec.constraints]
     failed = [r.constraint for r in results if not r.passed]
     return {

@@ -1,20 +1,22 @@
 """Declared architecture constraints, each checked against the real model.
 
 Every check measures the built module: its unique parameters, the ATen operators a real forward
-pass executes (`zoo.probe`), and the shapes flowing through them. Nothing here reads attribute
+pass executes (`zoo.spec.probe`), and the shapes flowing through them. Nothing here reads attribute
 names or class-name strings; module names appear only in messages, to point at the culprit.
+
+A constraint is a frozen dataclass: its fields are its identity (equality, hash, the test id
+`MaxParams(20000)`), so two declarations of the same limit are the same constraint.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from functools import cached_property
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
-from zoo.probe import OpCall, Trace, trace_forward
+from zoo.spec.probe import DEFAULT_INPUT, OpCall, Probe
 
 # ATen operators that compute a dense (fully-connected) product. Convolutions are not among them.
 DENSE_OPS = ("mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "_trilinear", "mv", "addmv", "dot", "einsum")
@@ -36,50 +38,9 @@ class CheckResult:
         return f"{'PASS' if self.passed else 'FAIL'} {self.message}"
 
 
-class Probe:
-    """Lazily measured facts about one model, shared by all of its checks."""
-
-    def __init__(self, model: nn.Module, input_shape=(1, 28, 28)) -> None:
-        self.model, self.input_shape = model, tuple(input_shape)
-
-    @cached_property
-    def trace(self) -> Trace:
-        return trace_forward(self.model, self.input_shape)
-
-    @cached_property
-    def params(self) -> int:
-        # parameters() yields each tensor once, so shared or tied weights count once.
-        return sum(p.numel() for p in self.model.parameters())
-
-    @cached_property
-    def params_by_module(self) -> list[tuple[str, int]]:
-        """(module, own parameter count), largest first; a shared tensor is charged to its first owner."""
-        seen: set[int] = set()
-        sizes = []
-        for name, module in self.model.named_modules():
-            own = [p for p in module.parameters(recurse=False) if id(p) not in seen]
-            seen.update(id(p) for p in own)
-            if own:
-                sizes.append((name or "<root>", sum(p.numel() for p in own)))
-        return sorted(sizes, key=lambda s: -s[1])
-
-    @cached_property
-    def macs(self) -> int:
-        """Multiply-accumulates of one eval forward on one image (FLOPs / 2, as FlopCounterMode counts)."""
-        model = self.model
-        was_training = model.training
-        model.eval()
-        try:
-            counter = FlopCounterMode(display=False)
-            with torch.no_grad(), counter:
-                model(torch.zeros(1, *self.input_shape))
-        finally:
-            model.train(was_training)
-        return counter.get_total_flops() // 2
-
-
+@dataclass(frozen=True, repr=False)
 class Constraint:
-    """A property a registered model promises. Subclasses implement `check`."""
+    """A property a registered model promises. Subclasses are frozen dataclasses implementing `check`."""
 
     def check(self, probe: Probe) -> CheckResult:
         raise NotImplementedError
@@ -90,26 +51,22 @@ class Constraint:
         return repr(self)
 
     def __repr__(self) -> str:
-        args = ", ".join(repr(v) for v in vars(self).values())
+        args = ", ".join(repr(getattr(self, f.name)) for f in dataclasses.fields(self))
         return f"{type(self).__name__}({args})"
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and vars(self) == vars(other)
-
-    def __hash__(self) -> int:
-        return hash(repr(self))
 
     def _result(self, passed: bool, measured, limit, detail: str) -> CheckResult:
         return CheckResult(repr(self), passed, measured, limit, f"{self!r}: {detail}")
 
 
+@dataclass(frozen=True, repr=False)
 class MaxParams(Constraint):
     """Fewer than or exactly `n` unique trainable-or-not parameters (tied weights count once)."""
 
-    def __init__(self, n: int) -> None:
-        self.n = n
+    n: int
 
-    short = property(lambda self: f"params<={self.n:,}")
+    @property
+    def short(self) -> str:
+        return f"params<={self.n:,}"
 
     def check(self, probe: Probe) -> CheckResult:
         count = probe.params
@@ -121,13 +78,15 @@ class MaxParams(Constraint):
         )
 
 
+@dataclass(frozen=True, repr=False)
 class MaxMACs(Constraint):
     """At most `n` multiply-accumulates per image (MACs, not FLOPs), counted by FlopCounterMode."""
 
-    def __init__(self, n: int) -> None:
-        self.n = n
+    n: int
 
-    short = property(lambda self: f"MACs<={self.n:,}")
+    @property
+    def short(self) -> str:
+        return f"MACs<={self.n:,}"
 
     def check(self, probe: Probe) -> CheckResult:
         macs = probe.macs
@@ -135,10 +94,13 @@ class MaxMACs(Constraint):
         return self._result(macs <= self.n, macs, self.n, f"{macs:,} MACs/image, {abs(self.n - macs):,} {verdict}")
 
 
+@dataclass(frozen=True, repr=False)
 class RequiresBatchNorm(Constraint):
     """Batch normalisation runs on the forward path (not merely declared)."""
 
-    short = "BN"
+    @property
+    def short(self) -> str:
+        return "BN"
 
     def check(self, probe: Probe) -> CheckResult:
         runs = [c for c in probe.trace.ops if "batch_norm" in c.op]
@@ -149,10 +111,13 @@ class RequiresBatchNorm(Constraint):
         return self._result(False, 0, ">=1", f"no batch norm ran on the forward pass ({why})")
 
 
+@dataclass(frozen=True, repr=False)
 class RequiresDropout(Constraint):
     """Dropout with p > 0 runs on the forward path in training mode."""
 
-    short = "Dropout"
+    @property
+    def short(self) -> str:
+        return "Dropout"
 
     def check(self, probe: Probe) -> CheckResult:
         probs = [_drop_probability(c) for c in probe.trace.ops]
@@ -175,6 +140,7 @@ def _drop_probability(call: OpCall) -> float | None:
     return None
 
 
+@dataclass(frozen=True, repr=False)
 class NoFullyConnected(Constraint):
     """No dense layer: no Linear/LazyLinear/Bilinear module and no matrix product executed.
 
@@ -182,7 +148,9 @@ class NoFullyConnected(Constraint):
     (it acts per channel on a 1x1 map; GAPNet classifies that way).
     """
 
-    short = "no-FC"
+    @property
+    def short(self) -> str:
+        return "no-FC"
 
     def check(self, probe: Probe) -> CheckResult:
         found = [f"{n} ({type(m).__name__})" for n, m in probe.model.named_modules() if isinstance(m, DENSE_MODULES)]
@@ -196,6 +164,7 @@ class NoFullyConnected(Constraint):
         return self._result(False, len(found), 0, f"{len(found)} fully-connected: {'; '.join(found)}")
 
 
+@dataclass(frozen=True, repr=False)
 class RequiresGAP(Constraint):
     """The last step that removes the spatial dimensions averages over the whole feature map.
 
@@ -205,7 +174,9 @@ class RequiresGAP(Constraint):
     in its place fail.
     """
 
-    short = "GAP"
+    @property
+    def short(self) -> str:
+        return "GAP"
 
     def check(self, probe: Probe) -> CheckResult:
         collapses = [c for c in probe.trace.ops if _collapses_space(c)]
@@ -245,13 +216,19 @@ def _averages_whole_map(call: OpCall) -> bool:
     return True  # adaptive average pooling to a 1x1 output
 
 
+@dataclass(frozen=True, repr=False)
 class IOContract(Constraint):
     """Takes a batch of `input` images and returns one finite logit per class."""
 
-    def __init__(self, input: tuple[int, ...] = (1, 28, 28), classes: int = 10) -> None:
-        self.input, self.classes = tuple(input), classes
+    input: tuple[int, ...] = (1, 28, 28)
+    classes: int = 10
 
-    short = property(lambda self: f"{'x'.join(map(str, self.input))}->{self.classes}")
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input", tuple(self.input))  # a list would make it unhashable
+
+    @property
+    def short(self) -> str:
+        return f"{'x'.join(map(str, self.input))}->{self.classes}"
 
     def check(self, probe: Probe) -> CheckResult:
         out = probe.trace.output
@@ -266,6 +243,11 @@ class IOContract(Constraint):
 
 def check_model(model: nn.Module, constraints) -> list[CheckResult]:
     """Check every constraint against `model`; one result each, in order."""
-    io = [c for c in constraints if isinstance(c, IOContract)]
-    probe = Probe(model, io[0].input if io else (1, 28, 28))
+    probe = probe_for(model, constraints)
     return [c.check(probe) for c in constraints]
+
+
+def probe_for(model: nn.Module, constraints) -> Probe:
+    """The one way to probe a model for its constraints: fed the input its I/O contract declares."""
+    shapes = [c.input for c in constraints if isinstance(c, IOContract)]
+    return Probe(model, shapes[0] if shapes else DEFAULT_INPUT)

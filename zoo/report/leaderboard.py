@@ -1,82 +1,22 @@
 """The zoo's leaderboard, built from the registry and the run directories (never typed by hand).
 
-A run directory counts when it holds a readable `results.json` and `config.json` naming a
-registered model; anything else found under `--runs` is listed as skipped with the reason,
-never a crash. Every registered model gets a row, trained or not.
+Every registered model gets a row, trained or not: its measured facts and constraint verdicts,
+the source's reported figure, and the mean over its runs' seeds.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from zoo import artifacts
-from zoo.catalog import model_table
+from zoo import artifacts, figures
 from zoo.errors import ZooError
-from zoo.registry import get_spec
+from zoo.report.runs import Runs, collect_runs
+from zoo.spec.catalog import model_table
+from zoo.spec.registry import get_spec
 
 README_START, README_END = "<!-- zoo:models:start -->", "<!-- zoo:models:end -->"
-
-
-@dataclass
-class Runs:
-    """Valid results per model, and the run directories that could not be used."""
-
-    by_model: dict[str, list[dict]] = field(default_factory=dict)
-    skipped: list[tuple[Path, str]] = field(default_factory=list)
-
-
-def _read_run(results_path: Path) -> dict:
-    run_dir = results_path.parent
-    try:
-        results = json.loads(results_path.read_text())
-        config = json.loads((run_dir / "config.json").read_text())
-    except FileNotFoundError as exc:
-        raise ValueError(f"missing {Path(exc.filename).name}") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"unreadable ({exc})") from None
-    if not isinstance(results, dict) or not isinstance(config, dict):
-        raise ValueError("results.json and config.json must hold JSON objects")
-    try:
-        name = results["model"]
-        get_spec(name)
-        test = results["test"]
-        row = {
-            "model": name,
-            "seed": int(results["seed"]),
-            "accuracy": float(test["accuracy"]),
-            "macro_f1": float(test["macro_f1"]),
-            "auroc": float(test["auroc"]),
-            "epochs": int(results["epochs"]),
-            "train_seconds": float(results["train_seconds"]),
-            "train_images_per_s": float(results["train_images_per_s"]),
-            "inference_images_per_s": float(results["inference_images_per_s"]),
-            "recipe": config["recipe"],
-            "device": str(results.get("device", "cpu")).split(":")[0],
-            "run": str(run_dir),
-        }
-    except ZooError as exc:
-        raise ValueError(str(exc)) from None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"results.json lacks a valid {exc}") from None
-    if not 0 <= row["accuracy"] <= 1:
-        raise ValueError(f"accuracy {row['accuracy']} is not a fraction")
-    return row
-
-
-def collect_runs(runs_dir: Path) -> Runs:
-    runs = Runs()
-    for path in sorted(Path(runs_dir).rglob("results.json")):
-        try:
-            row = _read_run(path)
-        except ValueError as exc:
-            runs.skipped.append((path.parent, str(exc)))
-            continue
-        runs.by_model.setdefault(row["model"], []).append(row)
-    return runs
 
 
 def _mean(rows: list[dict], key: str) -> float:
@@ -95,8 +35,8 @@ def leaderboard(runs: Runs) -> list[dict]:
             "macs": facts["macs"],
             "constraints": facts["constraints"],
             "check": facts["check"],
-            "source_accuracy": spec.expected_accuracy,
-            "target_accuracy": spec.target_accuracy,
+            "reported_accuracy": spec.source.reported_accuracy,
+            "target_accuracy": spec.gate.target,
             "seeds": len(trained),
         }
         if trained:
@@ -155,7 +95,7 @@ def markdown_table(rows: list[dict]) -> str:
             f"{r['inference_images_per_s']:,.0f}" if timed else "—",
             f"{r['epochs']:g}" if trained else "—",
             f"{r['train_seconds'] / 60:.1f} min" if timed else "—",
-            _pct(r["source_accuracy"]) if r["source_accuracy"] is not None else "not reported",
+            _pct(r["reported_accuracy"]) if r["reported_accuracy"] is not None else "not reported",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -176,13 +116,11 @@ def _flat(recipe: dict) -> dict:
 
 def write_report(runs_dir: Path, out_dir: Path) -> tuple[Path, Runs, list[dict]]:
     """report.md, leaderboard.json and pareto.png in `out_dir`."""
-    from zoo.report_plots import plot_pareto
-
     runs = collect_runs(runs_dir)
     rows = leaderboard(runs)
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts.write_json(out_dir / "leaderboard.json", rows)
-    plot_pareto(out_dir / "pareto.png", rows)
+    figures.plot_pareto(out_dir / "pareto.png", rows, pareto_front)
     text = [
         "# mnist-zoo leaderboard",
         "",

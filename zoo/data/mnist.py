@@ -37,6 +37,17 @@ MD5 = {
 IDX_DTYPES = {0x08: torch.uint8, 0x09: torch.int8, 0x0B: torch.int16, 0x0C: torch.int32, 0x0D: torch.float32}
 SPLIT_SEED = 0  # the train/validation split never changes with the training seed
 VALIDATION_SIZE = 10_000
+MEAN, STD = 0.1307, 0.3081  # of the official training images' pixels in [0, 1]
+
+
+def to_unit(images_u8: torch.Tensor) -> torch.Tensor:
+    """uint8 N x H x W -> float N x 1 x H x W in [0, 1]."""
+    return images_u8.unsqueeze(1).float() / 255.0
+
+
+def normalize(images_u8: torch.Tensor) -> torch.Tensor:
+    """uint8 N x H x W -> float N x 1 x H x W, standardised with MNIST's mean and std (evaluation)."""
+    return (to_unit(images_u8) - MEAN) / STD
 
 
 def parse_idx(raw: bytes, name: str = "<bytes>") -> torch.Tensor:

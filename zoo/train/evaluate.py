@@ -12,7 +12,7 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
-from zoo.augment import normalize
+from zoo.data.mnist import normalize
 
 
 @torch.no_grad()

@@ -14,10 +14,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from zoo import artifacts
-from zoo.data import MNIST
+from zoo.data.mnist import MNIST
 from zoo.errors import ZooError
-from zoo.registry import get_spec
-from zoo.train import train
+from zoo.spec.registry import get_spec
+from zoo.train.console import Console
+from zoo.train.loop import fit, start
 
 
 def tune_lr(
@@ -56,10 +57,9 @@ def tune_lr(
                 raise optuna.TrialPruned()
 
         with tempfile.TemporaryDirectory() as tmp:
-            result = train(
-                name, recipe, data, Path(tmp) / "trial", seed=seed, progress=False, evaluate=False, on_epoch=report
-            )
-        return result["history"][-1]["val_accuracy"]
+            state, run = start(name, recipe, data, Path(tmp) / "trial", seed=seed, device="auto", overwrite=False)
+            history = fit(state, run, data, Console(enabled=False), on_epoch=report)
+        return history[-1]["val_accuracy"]
 
     bar = tqdm(total=trials, desc=f"tune {name}", unit="trial", disable=not progress)
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import torch
 
 from zoo import artifacts
-from zoo.data import MNIST
-from zoo.report_plots import bar_chart, image_grid
+from zoo.data.mnist import MNIST
+from zoo.figures import bar_chart, image_grid, plot_confusion
+from zoo.train.evaluate import predict, test_metrics
 
 
 def _duplicates(images: torch.Tensor) -> int:
@@ -52,9 +53,6 @@ def explore_data(data: MNIST, out_dir: Path) -> dict:
 
 def inspect_run(model: torch.nn.Module, data: MNIST, out_dir: Path, name: str) -> dict:
     """First-layer filters, misclassified test images and the confusion matrix, as PNGs."""
-    from zoo.evaluate import predict, test_metrics
-    from zoo.plots import plot_confusion
-
     out_dir.mkdir(parents=True, exist_ok=True)
     first = next(m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)))
     weights = first.weight.detach()

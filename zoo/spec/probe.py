@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import FlopCounterMode
+
+DEFAULT_INPUT = (1, 28, 28)
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ class _Recorder(TorchDispatchMode):
         return out
 
 
-def trace_forward(model: nn.Module, input_shape=(1, 28, 28), batch: int = 2, train: bool = True) -> Trace:
+def trace_forward(model: nn.Module, input_shape=DEFAULT_INPUT, batch: int = 2, train: bool = True) -> Trace:
     """Run `model` (a private copy, so its state is untouched) once and record every ATen op.
 
     Training mode by default, so that Dropout and batch statistics actually run.
@@ -119,3 +123,45 @@ def trace_forward(model: nn.Module, input_shape=(1, 28, 28), batch: int = 2, tra
         for h in handles:
             h.remove()
     return trace
+
+
+class Probe:
+    """Lazily measured facts about one model, shared by all of its checks."""
+
+    def __init__(self, model: nn.Module, input_shape=DEFAULT_INPUT) -> None:
+        self.model, self.input_shape = model, tuple(input_shape)
+
+    @cached_property
+    def trace(self) -> Trace:
+        return trace_forward(self.model, self.input_shape)
+
+    @cached_property
+    def params(self) -> int:
+        # parameters() yields each tensor once, so shared or tied weights count once.
+        return sum(p.numel() for p in self.model.parameters())
+
+    @cached_property
+    def params_by_module(self) -> list[tuple[str, int]]:
+        """(module, own parameter count), largest first; a shared tensor is charged to its first owner."""
+        seen: set[int] = set()
+        sizes = []
+        for name, module in self.model.named_modules():
+            own = [p for p in module.parameters(recurse=False) if id(p) not in seen]
+            seen.update(id(p) for p in own)
+            if own:
+                sizes.append((name or "<root>", sum(p.numel() for p in own)))
+        return sorted(sizes, key=lambda s: -s[1])
+
+    @cached_property
+    def macs(self) -> int:
+        """Multiply-accumulates of one eval forward on one image (FLOPs / 2, as FlopCounterMode counts)."""
+        model = self.model
+        was_training = model.training
+        model.eval()
+        try:
+            counter = FlopCounterMode(display=False)
+            with torch.no_grad(), counter:
+                model(torch.zeros(1, *self.input_shape))
+        finally:
+            model.train(was_training)
+        return counter.get_total_flops() // 2

@@ -1,0 +1,136 @@
+"""The benchmark rows, as zero-argument calls: each model's training step and inference pass, the
+data pipeline, the augmentation, and gapnet's step with and without the data path.
+
+One definition serves both gates: `test_bench.py` times them (wall clock) and `instructions.py`
+counts their instructions under Callgrind. A row's name is its pytest id, so both gates report
+the same rows under the same names. Every call ends synchronised, so CUDA work is inside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+import zoo
+from zoo.data import augment, training_batch
+from zoo.data.mnist import to_unit
+
+GAPNET_SGD = {"lr": 0.01, "momentum": 0.95, "nesterov": True}
+Workload = Callable[[], None]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def reference(batch: int, device: torch.device) -> Workload:
+    """The yardstick: a fixed convolution forward and backward."""
+    torch.manual_seed(0)
+    x = torch.randn(batch, 16, 28, 28, device=device)
+    w = torch.randn(32, 16, 3, 3, device=device, requires_grad=True)
+
+    def step():
+        F.conv2d(x, w, padding=1).square().mean().backward()
+        _sync(device)
+
+    return step
+
+
+def train_step(name: str, batch_fn, device: torch.device, **sgd) -> Workload:
+    """One SGD step of `name` on whatever `batch_fn` returns, synchronised."""
+    torch.manual_seed(0)
+    model = zoo.create_model(name).to(device).train()
+    optimizer = torch.optim.SGD(model.parameters(), **{"lr": 1e-3, "momentum": 0.9, **sgd})
+
+    def step():
+        x, y = batch_fn()
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+        _sync(device)
+
+    return step
+
+
+def inference(name: str, batch: int, device: torch.device) -> Workload:
+    torch.manual_seed(0)
+    model = zoo.create_model(name).to(device).eval()
+    x = torch.randn(batch, 1, 28, 28, device=device)
+
+    def forward():
+        with torch.no_grad():
+            model(x)
+        _sync(device)
+
+    return forward
+
+
+def random_batch(size: int, device: torch.device):
+    x, y = torch.randn(size, 1, 28, 28, device=device), torch.randint(0, 10, (size,), device=device)
+    return lambda: (x, y)
+
+
+def trainer_batches(size: int, images: int, device: torch.device):
+    """Batches made the way the trainer makes them: gather from a uint8 set, augment, standardise."""
+    pixels = torch.randint(0, 256, (images, 28, 28), dtype=torch.uint8, device=device)
+    labels = torch.randint(0, 10, (images,), device=device)
+    recipe_augment = zoo.get_spec("gapnet").recipe.augment
+    generator = torch.Generator(device).manual_seed(0)
+
+    def batch():
+        idx = torch.randint(0, images, (size,), generator=generator, device=device)
+        return training_batch(pixels[idx], recipe_augment, generator), labels[idx]
+
+    return batch
+
+
+def data_pipeline(size: int, device: torch.device) -> Workload:
+    """Index gather + gapnet's full augmentation + standardisation for one batch."""
+    batch = trainer_batches(size, 10_000, device)
+
+    def timed():
+        batch()
+        _sync(device)
+
+    return timed
+
+
+def augmentation(size: int, device: torch.device) -> Workload:
+    """gapnet's augmentation alone (one batched homography warp and the photometric jitter)."""
+    torch.manual_seed(0)
+    images = to_unit(torch.randint(0, 256, (size, 28, 28), dtype=torch.uint8, device=device))
+    recipe_augment = zoo.get_spec("gapnet").recipe.augment
+    generator = torch.Generator(device).manual_seed(0)
+
+    def timed():
+        augment(images, recipe_augment, generator)
+        _sync(device)
+
+    return timed
+
+
+def rows(batch: int, pipeline_batch: int, device: torch.device) -> dict[str, tuple[Workload, int]]:
+    """Every row by its pytest name, with the images it processes per call.
+
+    `batch` sizes the per-model steps (inference runs four times that); `pipeline_batch` sizes the
+    data path and gapnet's steps, which the recipe's batch size sets in the wall-clock gate.
+    """
+    table: dict[str, tuple[Workload, int]] = {}
+    for name in zoo.list_models():
+        table[f"test_train_step[{name}]"] = (train_step(name, random_batch(batch, device), device), batch)
+    for name in zoo.list_models():
+        table[f"test_inference[{name}]"] = (inference(name, 4 * batch, device), 4 * batch)
+    table["test_data_pipeline"] = (data_pipeline(pipeline_batch, device), pipeline_batch)
+    table["test_augmentation"] = (augmentation(pipeline_batch, device), pipeline_batch)
+    table["test_gapnet_step_random_tensors"] = (
+        train_step("gapnet", random_batch(pipeline_batch, device), device, **GAPNET_SGD),
+        pipeline_batch,
+    )
+    table["test_gapnet_step_with_data_path"] = (
+        train_step("gapnet", trainer_batches(pipeline_batch, 50_000, device), device, **GAPNET_SGD),
+        pipeline_batch,
+    )
+    return table

@@ -1,0 +1,49 @@
+"""Device policy: which device trains, and what changes on CUDA (layout, autotuning, bf16, syncs)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from zoo.errors import ZooError
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """`auto` is CUDA when present, else the CPU; a device this machine lacks is a one-line error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ZooError(f"--device {name}: CUDA is not available on this machine")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ZooError(f"--device {name!r} is not a device (use auto, cpu or cuda)") from None
+
+
+def place(model: nn.Module, device: torch.device) -> nn.Module:
+    """Move a model to `device`; on CUDA in channels_last with cuDNN autotuning (batch shapes are fixed)."""
+    model = model.to(device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def layout(x: torch.Tensor) -> torch.Tensor:
+    """A batch in the memory layout its model was `place`d in."""
+    return x.contiguous(memory_format=torch.channels_last) if x.is_cuda else x
+
+
+def autocast(device: torch.device) -> torch.autocast:
+    """bf16 autocast on CUDA, a no-op elsewhere."""
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def finite_check_every(device: torch.device) -> int:
+    """Steps between non-finite-loss checks: each one syncs a GPU, so do it sparingly there."""
+    return 1 if device.type == "cpu" else 50
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()

@@ -1,0 +1,186 @@
+"""Train one registered model with its recipe; `fit` is the loop, and it reads top to bottom.
+
+`train` starts a run, `resume` continues an interrupted one; both end in `conclude`, which
+evaluates on the test set once and writes the results. The pieces live beside this file:
+`state` (what a checkpoint holds), `step` (the maths), `rundir` (files), `console` (what is
+printed), `patience` (early stopping), `device` (what changes on CUDA).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+
+import torch
+
+from zoo import figures
+from zoo.data.augment import training_batch
+from zoo.data.mnist import MNIST
+from zoo.errors import Interrupted, ZooError
+from zoo.spec.recipe import Recipe
+from zoo.spec.registry import get_spec
+from zoo.train.console import Console
+from zoo.train.device import autocast, finite_check_every, layout, resolve_device, synchronize
+from zoo.train.evaluate import loss_and_accuracy, predict, test_metrics
+from zoo.train.patience import Patience
+from zoo.train.rundir import CHECKPOINT, FIGURES, RunDir
+from zoo.train.state import EpochMeter, SignalGuard, TrainState
+from zoo.train.step import lr_schedule, train_step
+
+
+def train(name, recipe, data, run_dir, *, seed=0, device="auto", overwrite=False, progress=True, plots=True) -> dict:
+    """Train `name` from scratch with `recipe`, evaluate it on the test set, write the run directory."""
+    state, run = start(name, recipe, data, run_dir, seed=seed, device=device, overwrite=overwrite)
+    fit(state, run, data, Console(progress))
+    return conclude(state, run, data, Console(progress), plots=plots)
+
+
+def resume(run_dir, data, *, name=None, device="auto", progress=True, plots=True) -> dict:
+    """Continue an interrupted run from its checkpoint, with its own recipe and seed, to the end."""
+    run = RunDir.unfinished(run_dir)
+    config = run.read_config()
+    if name is not None and config["model"] != name:
+        raise ZooError(f"{run} is a {config['model']} run, not {name}")
+    recipe = Recipe.from_dict(config["recipe"])
+    state = _new_state(config["model"], recipe, data, config["seed"], resolve_device(device))
+    state.load_state_dict(run.load_checkpoint())
+    fit(state, run, data, Console(progress))
+    return conclude(state, run, data, Console(progress), plots=plots)
+
+
+def start(name: str, recipe: Recipe, data: MNIST, run_dir, *, seed: int, device: str, overwrite: bool):
+    """A fresh training state and its run directory, with the configuration written."""
+    dev = resolve_device(device)  # every check that can fail comes before the run directory exists
+    state = _new_state(name, recipe, data, seed, dev)
+    run = RunDir.create(run_dir, overwrite=overwrite)
+    spec = get_spec(name)
+    run.write_config(
+        {
+            "model": name,
+            "seed": seed,
+            "device": str(dev),
+            "recipe": recipe.to_dict(),
+            "source_recipe": spec.source_recipe.to_dict(),
+            "torch": torch.__version__,
+        }
+    )
+    return state, run
+
+
+def _new_state(name: str, recipe: Recipe, data: MNIST, seed: int, device: torch.device) -> TrainState:
+    n_train = recipe.train_samples or len(data.train_x)
+    if recipe.batch_size > min(n_train, len(data.train_x)):
+        raise ZooError(f"batch size {recipe.batch_size:,} is larger than the {n_train:,} training images")
+    return TrainState.start(name, get_spec(name).builder, recipe, seed, device, n_train)
+
+
+def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch: Callable | None = None) -> list[dict]:
+    """Epochs of batches until the recipe's length or early stopping; returns the validation history.
+
+    `on_epoch` sees each epoch's record (a tuner prunes from there). The test set is never touched.
+    """
+    recipe, dev, steps = state.recipe, state.device, state.steps_per_epoch
+    data = data.to(dev)
+    n_train = recipe.train_samples or len(data.train_x)
+    train_x, train_y = data.train_x[:n_train], data.train_y[:n_train]
+    patience = Patience.replay(recipe.early_stopping, state.history)
+    check_every, mixed = finite_check_every(dev), autocast(dev)
+
+    with SignalGuard() as guard:
+        while state.epoch < recipe.epochs and not patience.exhausted:
+            # The epoch's order and random draws depend only on (seed, epoch).
+            order = state.begin_epoch(n_train)
+            state.model.train()
+            meter = EpochMeter(state.partial, dev)
+            bar = console.epoch_bar(state.name, state.epoch, recipe.epochs, steps, state.step)
+
+            # Batches: gather, augment on the device, one optimisation step.
+            while state.step < steps and guard.received is None:
+                idx = order[state.step * recipe.batch_size : (state.step + 1) * recipe.batch_size]
+                x, y = training_batch(train_x[idx], recipe.augment, state.generator), train_y[idx]
+                loss, logits = train_step(state, layout(x), y, mixed)
+                state.step += 1
+                meter.add(loss, logits, y)
+                if (state.step % check_every == 0 or state.step == steps) and not meter.finite():
+                    raise ZooError(
+                        f"non-finite loss at epoch {state.epoch + 1}, step {state.step}; the last good "
+                        f"checkpoint ({len(state.history)} epochs) is kept in {run.file(CHECKPOINT)}"
+                    )
+                console.step(bar, meter, state.step)
+            meter.stop()
+            bar.close()
+
+            # A signal: save exactly where we are, then stop with the resume command.
+            if guard.received is not None:
+                state.partial = meter.partial()
+                run.save_checkpoint(state.state_dict())
+                raise Interrupted(
+                    f"{signal.Signals(guard.received).name}: stopped at epoch {state.epoch + 1}, step "
+                    f"{state.step}; checkpoint saved. Resume with: zoo train {state.name} --resume {run}",
+                    128 + guard.received,
+                )
+
+            # Validate, record, checkpoint.
+            val_loss, val_acc = loss_and_accuracy(predict(state.model, data.val_x), data.val_y)
+            totals = meter.summary()
+            record = {
+                "epoch": state.epoch + 1,
+                **{k: totals[k] for k in ("train_loss", "train_accuracy")},
+                "val_loss": val_loss,
+                "val_accuracy": val_acc,
+                "lr": state.scheduler.get_last_lr()[0],
+                **{k: totals[k] for k in ("seconds", "images_per_s")},
+            }
+            state.end_epoch(record)
+            run.write_history(state.history)
+            run.save_checkpoint(state.state_dict())
+            console.epoch_done(state.name, record, recipe.epochs)
+            if on_epoch is not None:
+                on_epoch(record)
+
+            # Early stopping on validation accuracy.
+            patience.update(val_acc)
+            if patience.exhausted:
+                console.note(f"early stopping: no validation gain in {patience.since_best} epochs")
+    return state.history
+
+
+def conclude(state: TrainState, run: RunDir, data: MNIST, console: Console, *, plots: bool = True) -> dict:
+    """Evaluate on the test set once, then write weights, results and figures (in that order)."""
+    data = data.to(state.device)
+    started = time.perf_counter()
+    logits = predict(state.model, data.test_x)
+    synchronize(state.device)
+    inference = len(data.test_x) / (time.perf_counter() - started)
+    metrics = test_metrics(logits, data.test_y)
+    history, train_seconds = state.history, sum(h["seconds"] for h in state.history)
+    results = {
+        "model": state.name,
+        "seed": state.seed,
+        "params": sum(p.numel() for p in state.model.parameters()),
+        "epochs": len(history),
+        "train_seconds": train_seconds,
+        "train_images_per_s": sum(h["images_per_s"] * h["seconds"] for h in history) / max(train_seconds, 1e-9),
+        "inference_images_per_s": inference,
+        "val_accuracy": history[-1]["val_accuracy"] if history else None,
+        "test": metrics,
+        "device": str(logits.device),
+    }
+    sidecar = {"model": state.name, "params": results["params"], "seed": state.seed, "recipe": state.recipe.to_dict()}
+    run.save_weights(state.model, {**sidecar, "metrics": {k: v for k, v in metrics.items() if k != "confusion_matrix"}})
+    run.write_results(results)
+    if plots:
+        try:
+            _draw(state, run, metrics["confusion_matrix"])
+        except Exception as exc:  # a figure must never cost the finished result
+            console.note(f"warning: plots not written ({type(exc).__name__}: {exc})")
+    return results
+
+
+def _draw(state: TrainState, run: RunDir, confusion: list[list[int]]) -> None:
+    name, history = state.name, state.history
+    figures.plot_curves(run.file(FIGURES["accuracy"]), history, "accuracy", f"{name}: train vs validation accuracy")
+    figures.plot_curves(run.file(FIGURES["loss"]), history, "loss", f"{name}: train vs validation loss")
+    figures.plot_lr(run.file(FIGURES["lr"]), lr_schedule(state.recipe, state.steps_per_epoch), name)
+    figures.plot_confusion(run.file(FIGURES["confusion"]), confusion, f"{name}: test confusion matrix")

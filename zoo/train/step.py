@@ -1,0 +1,79 @@
+"""The maths of one training step: optimizer, per-batch scheduler, the loss (MixUp included)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from zoo.spec.recipe import Recipe
+
+
+def build_optimizer(params, recipe: Recipe) -> torch.optim.Optimizer:
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov, weight_decay=recipe.weight_decay
+        )
+    optimizer = torch.optim.AdamW if recipe.optimizer == "adamw" else torch.optim.Adam
+    return optimizer(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+
+
+def build_scheduler(optimizer, recipe: Recipe, steps_per_epoch: int):
+    """A scheduler stepped once per batch."""
+    if recipe.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=recipe.lr,
+            total_steps=recipe.epochs * steps_per_epoch,
+            pct_start=recipe.pct_start,
+            div_factor=recipe.div_factor,
+            final_div_factor=recipe.final_div_factor,
+        )
+    if recipe.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, recipe.step_size * steps_per_epoch, recipe.gamma)
+    return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
+
+
+def lr_schedule(recipe: Recipe, steps_per_epoch: int) -> list[float]:
+    """The learning rate at every step, replayed on a dummy parameter (for the plot)."""
+    optimizer = build_optimizer([nn.Parameter(torch.zeros(1))], recipe)
+    scheduler = build_scheduler(optimizer, recipe, steps_per_epoch)
+    lrs = []
+    for _ in range(recipe.epochs * steps_per_epoch):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return lrs
+
+
+def loss_and_logits(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recipe, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy (label-smoothed as the recipe says) on the batch, or on its MixUp.
+
+    MixUp blends each image with a partner from the same batch by a Beta(alpha, alpha) weight and
+    the loss by the same weight. The weight comes from torch's own RNG and the partners from the
+    epoch's generator, so a checkpoint's RNG state captures both.
+    """
+    smoothing, alpha = recipe.label_smoothing, recipe.augment.mixup
+    if not alpha:
+        logits = model(x)
+        return F.cross_entropy(logits, y, label_smoothing=smoothing), logits
+    lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    mate = torch.randperm(len(y), generator=generator, device=x.device)
+    logits = model(lam * x + (1 - lam) * x[mate])
+    loss = lam * F.cross_entropy(logits, y, label_smoothing=smoothing) + (1 - lam) * F.cross_entropy(
+        logits, y[mate], label_smoothing=smoothing
+    )
+    return loss, logits
+
+
+def train_step(state, x: torch.Tensor, y: torch.Tensor, autocast) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step of `state`'s model on (x, y); returns the detached loss and the logits."""
+    with autocast:
+        loss, logits = loss_and_logits(state.model, x, y, state.recipe, state.generator)
+    state.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    state.optimizer.step()
+    state.scheduler.step()
+    return loss.detach(), logits
