@@ -24,6 +24,7 @@ from zoo.train.console import Console
 from zoo.train.device import autocast, finite_check_every, layout, resolve_device, synchronize
 from zoo.train.evaluate import loss_and_accuracy, predict, test_metrics
 from zoo.train.patience import Patience
+from zoo.train.provenance import code_commit, device_name
 from zoo.train.rundir import CHECKPOINT, FIGURES, RunDir
 from zoo.train.state import EpochMeter, SignalGuard, TrainState
 from zoo.train.step import lr_schedule, train_step
@@ -63,6 +64,8 @@ def start(name: str, recipe: Recipe, data: MNIST, run_dir, *, seed: int, device:
             "recipe": recipe.to_dict(),
             "source_recipe": spec.source_recipe.to_dict(),
             "torch": torch.__version__,
+            "device_name": device_name(dev),
+            **code_commit(),
         }
     )
     return state, run
