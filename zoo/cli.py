@@ -143,14 +143,26 @@ def cmd_eval(args) -> int:
 def cmd_report(args) -> int:
     from zoo.report import rewrite_readme, write_report
 
-    report, runs, rows = write_report(Path(args.runs), Path(args.out))
-    for path, why in runs.skipped:
-        print(f"skipped {path}: {why}")
-    trained = sum(1 for r in rows if r["seeds"])
-    print(f"{report}: {len(rows)} models, {trained} trained, {len(runs.skipped)} run directories skipped")
+    report, rows = write_report(Path(args.ledger), Path(args.out))
+    recorded = sum(1 for r in rows if r["seeds"])
+    print(f"{report}: {len(rows)} models, {recorded} with runs of record ({sum(r['seeds'] for r in rows)} runs)")
     if args.readme:
         changed = rewrite_readme(Path(args.readme), rows)
         print(f"{args.readme}: model table {'rewritten' if changed else 'already up to date'}")
+    return 0
+
+
+def cmd_record(args) -> int:
+    from zoo.report.ledger import record_run
+    from zoo.report.runs import find_runs
+
+    run_dirs = [d for path in args.runs for d in (find_runs(Path(path)) or [Path(path)])]
+    for run_dir in run_dirs:  # each is validated and appended on its own: a bad one stops, the rest stay
+        record, path = record_run(run_dir, Path(args.ledger), experiment=args.experiment)
+        print(
+            f"recorded {record['model']} seed {record['seed']}: test accuracy {record['test_accuracy']:.4%}, "
+            f"{record['epochs']} epochs on {record['device_name']} -> {path}"
+        )
     return 0
 
 
@@ -241,11 +253,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("report", help="leaderboard and Pareto plot from the registry and run directories")
-    p.add_argument("--runs", default="runs", help="folder searched for run directories (default runs)")
+    p = sub.add_parser("report", help="leaderboard and Pareto plot from the registry and the results of record")
+    p.add_argument("--ledger", default="results", help="the results ledger folder (default results)")
     p.add_argument("--out", default="report", help="where report.md and the PNGs go (default report)")
     p.add_argument("--readme", help="also rewrite this README's marked model table")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("record", help="validate finished full-recipe runs and append them to the results ledger")
+    p.add_argument("runs", nargs="+", help="run directories, or folders searched for them")
+    p.add_argument("--ledger", default="results", help="the results ledger folder (default results)")
+    p.add_argument("--experiment", action="store_true", help="record under experiments/ (another recipe)")
+    p.set_defaults(func=cmd_record)
 
     p = sub.add_parser("data", help="label distribution, pixel statistics, empty/duplicate images, samples")
     p.add_argument("--out", default="report/data")

@@ -52,12 +52,13 @@ def plot_pareto(path: Path, rows: list[dict], pareto_front) -> None:
         ax.set_ylim(min(p[1] for p in points) - 5, 99.85)
     untrained = [r["model"] for r in rows if not r["seeds"]]
     if untrained:
-        ax.set_title("not trained: " + ", ".join(untrained), fontsize=8, color="gray", loc="right")
+        ax.set_title("not yet trained with its recipe: " + ", ".join(untrained), fontsize=8, color="gray", loc="right")
     ax.set_xscale("log")
     ax.set(xlabel="parameters (log scale)", ylabel="MNIST test accuracy (axis spaced by log error)")
     fig.suptitle("Accuracy against model size")
     ax.grid(alpha=0.3, which="both")
-    fig.legend(loc="outside lower center", ncols=2)
+    if trained:
+        fig.legend(loc="outside lower center", ncols=2)
     fig.savefig(path, dpi=130)
     plt.close(fig)
 

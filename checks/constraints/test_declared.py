@@ -1,20 +1,25 @@
-"""The constraint gate: one test per (registered model, declared constraint).
+"""The constraint gate: one test per (registered model, declared constraint or training budget).
 
 A failure reads `test_declared[gapnet-MaxParams(20000)]` and its message says by how much.
+Budgets that speak of results are checked against the committed runs of record (`results/`).
 """
 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 import zoo
+from zoo.report import read_ledger
 from zoo.spec import probe_for
 
 CASES = [(name, c) for name in zoo.list_models() for c in zoo.get_spec(name).constraints]
+BUDGETS = [(name, b) for name in zoo.list_models() for b in zoo.get_spec(name).budgets]
+LEDGER = read_ledger(Path(__file__).resolve().parents[2] / "results")
 
 
 @functools.cache
@@ -43,3 +48,9 @@ def test_forward_backward(name):
     missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     assert not missing, f"no finite gradient reaches: {missing}"
     assert any(p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+@pytest.mark.parametrize(("name", "budget"), BUDGETS, ids=[f"{n}-{b!r}" for n, b in BUDGETS])
+def test_budget(name, budget):
+    result = budget.check(zoo.get_spec(name).recipe, LEDGER.get(name, []))
+    assert result.passed, result.message

@@ -22,8 +22,8 @@ def _adam(lr: float, epochs: int) -> Recipe:
     "dnn",
     constraints=[RequiresDropout(), IOContract()],
     recipe=_adam(1e-3, 10),
-    gate=Gate(target=0.98, quick=QuickGate(epochs=1, floor=0.95)),
-    source=SOURCE,
+    gate=Gate(target=0.9814, seeds=3, quick=QuickGate(epochs=1, floor=0.95), cpu_minutes=1),
+    source=dataclasses.replace(SOURCE, reported_accuracy=0.9814),  # F1 0.9813, AUC 0.9991
 )
 def dnn(classes: int = 10) -> nn.Module:
     """A plain multilayer perceptron on the flattened image: 784-512-256-10."""
@@ -43,9 +43,11 @@ def dnn(classes: int = 10) -> nn.Module:
     "convnet",
     constraints=[IOContract()],
     recipe=_adam(1e-3, 8),
-    gate=Gate(target=0.99),
+    gate=Gate(target=0.9929, seeds=3, cpu_minutes=3),
     source=dataclasses.replace(
-        SOURCE, notes="Its learning rate was tuned with a tuner in the source project (`zoo tune convnet`)."
+        SOURCE,
+        reported_accuracy=0.9929,  # F1 0.9931
+        notes="Its learning rate was tuned with a tuner in the source project (`zoo tune convnet`).",
     ),
 )
 def convnet(classes: int = 10) -> nn.Module:
@@ -70,8 +72,8 @@ def convnet(classes: int = 10) -> nn.Module:
     "vgg-like",
     constraints=[RequiresBatchNorm(), RequiresDropout(), IOContract()],
     recipe=_adam(1e-3, 10),
-    gate=Gate(target=0.993),
-    source=SOURCE,
+    gate=Gate(target=0.993, seeds=3, cpu_minutes=14),
+    source=dataclasses.replace(SOURCE, reported_accuracy=0.9925),
 )
 def vgg_like(classes: int = 10) -> nn.Module:
     """Two VGG stages of paired 3x3 convolutions and max pooling, then a dense head."""
@@ -105,8 +107,8 @@ class _Resize(nn.Module):
     "resnet50",
     constraints=[RequiresBatchNorm(), IOContract()],
     recipe=_adam(1e-3, 5),
-    gate=Gate(target=0.99),
-    source=SOURCE,
+    gate=Gate(target=0.99, cpu_minutes=50),
+    source=dataclasses.replace(SOURCE, reported_accuracy=0.9862),  # with the input resized 28 -> 32
 )
 def resnet50(classes: int = 10) -> nn.Module:
     """torchvision's ResNet50 with a 1-channel stem, fed MNIST resized to 32x32."""

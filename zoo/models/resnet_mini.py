@@ -9,6 +9,7 @@ from zoo.spec import (
     Augment,
     Gate,
     IOContract,
+    MaxEpochs,
     Recipe,
     RequiresBatchNorm,
     RequiresDropout,
@@ -41,7 +42,8 @@ RECIPE = SOURCE_RECIPE.replace(epochs=60)
     "resnet-mini",
     constraints=[RequiresBatchNorm(), RequiresDropout(), RequiresGAP(), IOContract()],
     recipe=RECIPE,
-    gate=Gate(target=0.996),
+    gate=Gate(target=0.996, cpu_minutes=90),
+    budgets=[MaxEpochs(150)],  # the source's budget, early stopping inside it
     source=Source(
         "small ResNet project: MixUp, label smoothing 0.1, One-Cycle AdamW, early stopping",
         recipe=SOURCE_RECIPE,

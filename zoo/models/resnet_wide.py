@@ -12,9 +12,11 @@ from zoo.spec import Gate, IOContract, MaxParams, Recipe, RequiresBatchNorm, Req
     "resnet-wide",
     constraints=[MaxParams(5_000_000), RequiresBatchNorm(), RequiresGAP(), IOContract()],
     recipe=Recipe(optimizer="adam", lr=1e-3, schedule="constant", epochs=10, batch_size=128),
-    gate=Gate(target=0.994),
+    gate=Gate(target=0.994, cpu_minutes=190),
     source=Source(
-        "residual-net project: three 3-conv residual blocks with BN and ReLU, GAP, softmax head", params=4_700_000
+        "residual-net project: three 3-conv residual blocks with BN and ReLU, GAP, softmax head",
+        reported_accuracy=0.993,  # "~99.3%"
+        params=4_700_000,
     ),
 )
 def resnet_wide(classes: int = 10) -> nn.Module:

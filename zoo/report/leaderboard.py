@@ -1,7 +1,7 @@
-"""The zoo's leaderboard, built from the registry and the run directories (never typed by hand).
+"""The zoo's leaderboard, built from the registry and the results of record (never typed by hand).
 
-Every registered model gets a row, trained or not: its measured facts and constraint verdicts,
-the source's reported figure, and the mean over its runs' seeds.
+Every registered model gets a row, recorded or not: its measured facts and constraint verdicts,
+the source's reported figure beside ours (mean ± std over the recorded seeds of its recipe).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from zoo import artifacts, figures
 from zoo.errors import ZooError
-from zoo.report.runs import Runs, collect_runs
+from zoo.report.ledger import read_ledger
 from zoo.spec.catalog import model_table
 from zoo.spec.registry import get_spec
 
@@ -23,12 +23,12 @@ def _mean(rows: list[dict], key: str) -> float:
     return statistics.fmean(r[key] for r in rows)
 
 
-def leaderboard(runs: Runs) -> list[dict]:
-    """One row per registered model: registry facts, checker verdicts and measured results."""
+def leaderboard(ledger: dict[str, list[dict]]) -> list[dict]:
+    """One row per registered model: registry facts, checker verdicts and its recorded results."""
     rows = []
     for facts in model_table():
         spec = get_spec(facts["name"])
-        trained = runs.by_model.get(facts["name"], [])
+        records = ledger.get(facts["name"], [])
         row = {
             "model": facts["name"],
             "params": facts["params"],
@@ -37,20 +37,19 @@ def leaderboard(runs: Runs) -> list[dict]:
             "check": facts["check"],
             "reported_accuracy": spec.source.reported_accuracy,
             "target_accuracy": spec.gate.target,
-            "seeds": len(trained),
+            "seeds": len(records),
         }
-        if trained:
-            accs = [r["accuracy"] for r in trained]
+        if records:
+            accs = [r["test_accuracy"] for r in records]
             row.update(
                 accuracy=statistics.fmean(accs),
                 accuracy_std=statistics.stdev(accs) if len(accs) > 1 else 0.0,
-                macro_f1=_mean(trained, "macro_f1"),
-                auroc=_mean(trained, "auroc"),
-                train_images_per_s=_mean(trained, "train_images_per_s"),
-                inference_images_per_s=_mean(trained, "inference_images_per_s"),
-                epochs=_mean(trained, "epochs"),
-                train_seconds=_mean(trained, "train_seconds"),
-                devices=sorted({r["device"] for r in trained}),
+                macro_f1=_mean(records, "macro_f1"),
+                auroc=_mean(records, "auroc"),
+                images_per_s=_mean(records, "images_per_s"),
+                epochs=_mean(records, "epochs"),
+                train_seconds=_mean(records, "train_seconds"),
+                devices=sorted({r["device_name"] for r in records}),
             )
         rows.append(row)
     return rows
@@ -72,33 +71,38 @@ def _pct(value: float | None, digits: int = 2) -> str:
 
 def markdown_table(rows: list[dict]) -> str:
     header = (
-        "| model | params | MACs | constraints | check | test accuracy | seeds | device | macro F1 | AUROC "
-        "| train img/s | infer img/s | epochs | wall time | source reported |"
+        "| model | params | MACs | constraints | check | source's figure | ours: test accuracy | seeds | device "
+        "| macro F1 | AUROC | epochs | wall time | train img/s |"
     )
     lines = [header, "|" + "|".join(["---"] * (header.count("|") - 1)) + "|"]
     for r in rows:
-        trained = r["seeds"] > 0
-        timed = trained and len(r["devices"]) == 1  # speeds from different devices do not average
-        accuracy = f"{_pct(r['accuracy'])} ± {r['accuracy_std'] * 100:.2f}" if trained else "not trained"
-        cells = [
-            r["model"],
-            f"{r['params']:,}",
-            f"{r['macs']:,}",
-            ", ".join(r["constraints"]),
-            "pass" if r["check"] == "pass" else r["check"],
-            accuracy,
-            str(r["seeds"]),
-            ", ".join(r["devices"]) if trained else "—",
-            f"{r['macro_f1']:.4f}" if trained else "—",
-            f"{r['auroc']:.5f}" if trained else "—",
-            f"{r['train_images_per_s']:,.0f}" if timed else "—",
-            f"{r['inference_images_per_s']:,.0f}" if timed else "—",
-            f"{r['epochs']:g}" if trained else "—",
-            f"{r['train_seconds'] / 60:.1f} min" if timed else "—",
-            _pct(r["reported_accuracy"]) if r["reported_accuracy"] is not None else "not reported",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(_cells(r)) + " |")
     return "\n".join(lines)
+
+
+def _cells(r: dict) -> list[str]:
+    facts = [
+        r["model"],
+        f"{r['params']:,}",
+        f"{r['macs']:,}",
+        ", ".join(r["constraints"]),
+        "pass" if r["check"] == "pass" else r["check"],
+        _pct(r["reported_accuracy"]) if r["reported_accuracy"] is not None else "not reported",
+    ]
+    if not r["seeds"]:
+        return [*facts, "not yet trained with its recipe", "0", *["—"] * 6]
+    timed = len(r["devices"]) == 1  # times from different devices do not average
+    return [
+        *facts,
+        f"{_pct(r['accuracy'])} ± {r['accuracy_std'] * 100:.2f}",
+        str(r["seeds"]),
+        ", ".join(r["devices"]),
+        f"{r['macro_f1']:.4f}",
+        f"{r['auroc']:.5f}",
+        f"{r['epochs']:g}",
+        f"{r['train_seconds'] / 60:.1f} min" if timed else "—",
+        f"{r['images_per_s']:,.0f}" if timed else "—",
+    ]
 
 
 def recipe_changes(name: str) -> list[str]:
@@ -114,18 +118,18 @@ def _flat(recipe: dict) -> dict:
     return {**{k: v for k, v in recipe.items() if k != "augment"}, **lifted}
 
 
-def write_report(runs_dir: Path, out_dir: Path) -> tuple[Path, Runs, list[dict]]:
-    """report.md, leaderboard.json and pareto.png in `out_dir`."""
-    runs = collect_runs(runs_dir)
-    rows = leaderboard(runs)
+def write_report(ledger_root: Path, out_dir: Path) -> tuple[Path, list[dict]]:
+    """report.md, leaderboard.json and pareto.png in `out_dir`, from the ledger under `ledger_root`."""
+    rows = leaderboard(read_ledger(ledger_root))
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts.write_json(out_dir / "leaderboard.json", rows)
     figures.plot_pareto(out_dir / "pareto.png", rows, pareto_front)
+    recorded = sum(r["seeds"] for r in rows)
     text = [
         "# mnist-zoo leaderboard",
         "",
-        f"Generated by `zoo report` from the registry and {sum(map(len, runs.by_model.values()))} runs under "
-        f"`{runs_dir}`. Accuracy is on the MNIST test set, mean ± std (points) over seeds.",
+        f"Generated by `zoo report` from the registry and the {recorded} runs of record in `{ledger_root}`. "
+        "Accuracy is on the MNIST test set, mean ± std (points) over seeds.",
         "",
         markdown_table(rows),
         "",
@@ -136,12 +140,9 @@ def write_report(runs_dir: Path, out_dir: Path) -> tuple[Path, Runs, list[dict]]
     if changed:
         text += ["", "## Our recipes beside the source projects'", ""]
         text += [f"- **{name}**: " + "; ".join(diff) for name, diff in changed]
-    if runs.skipped:
-        text += ["", "## Skipped run directories", ""]
-        text += [f"- `{path}`: {why}" for path, why in runs.skipped]
     report = out_dir / "report.md"
-    report.write_text("\n".join(text) + "\n")
-    return report, runs, rows
+    artifacts.atomic_write(report, lambda f: f.write(("\n".join(text) + "\n").encode()))
+    return report, rows
 
 
 def rewrite_readme(readme: Path, rows: list[dict]) -> bool:

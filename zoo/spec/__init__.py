@@ -1,5 +1,6 @@
 """What a model IS: its registration, recipe, declared constraints and how they are measured."""
 
+from zoo.spec.budgets import Budget, ConsistentAccuracy, MaxEpochs
 from zoo.spec.constraints import (
     CheckResult,
     Constraint,
@@ -31,10 +32,13 @@ from zoo.spec.registry import (
 
 __all__ = [
     "Augment",
+    "Budget",
     "CheckResult",
+    "ConsistentAccuracy",
     "Constraint",
     "Gate",
     "IOContract",
+    "MaxEpochs",
     "MaxMACs",
     "MaxParams",
     "ModelSpec",

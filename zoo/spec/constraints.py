@@ -39,11 +39,8 @@ class CheckResult:
 
 
 @dataclass(frozen=True, repr=False)
-class Constraint:
-    """A property a registered model promises. Subclasses are frozen dataclasses implementing `check`."""
-
-    def check(self, probe: Probe) -> CheckResult:
-        raise NotImplementedError
+class Declared:
+    """Something a spec declares and the gates check: a frozen dataclass named by its fields."""
 
     @property
     def short(self) -> str:
@@ -56,6 +53,14 @@ class Constraint:
 
     def _result(self, passed: bool, measured, limit, detail: str) -> CheckResult:
         return CheckResult(repr(self), passed, measured, limit, f"{self!r}: {detail}")
+
+
+@dataclass(frozen=True, repr=False)
+class Constraint(Declared):
+    """A property a registered model promises, measured on the built module by `check`."""
+
+    def check(self, probe: Probe) -> CheckResult:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True, repr=False)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from zoo.errors import DuplicateModelError, PluginError, UnknownModelError, ZooError
+from zoo.spec.budgets import Budget
 from zoo.spec.constraints import Constraint
 from zoo.spec.recipe import Recipe
 
@@ -43,6 +44,7 @@ class Gate:
     target: float
     seeds: int = 1
     quick: QuickGate | None = None
+    cpu_minutes: float = 60  # one seed of the recipe on a 2-core CPU: sizes the full gate's jobs
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class Source:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Everything the zoo knows about one architecture: its contract, recipe, gate and source."""
+    """Everything the zoo knows about one architecture: its contract, recipe, gate, source and budgets."""
 
     name: str
     builder: Builder
@@ -66,9 +68,11 @@ class ModelSpec:
     recipe: Recipe
     gate: Gate
     source: Source
+    budgets: tuple[Budget, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "constraints", tuple(self.constraints))
+        object.__setattr__(self, "budgets", tuple(self.budgets))
 
     @property
     def source_recipe(self) -> Recipe:
@@ -87,7 +91,13 @@ _registry = _Registry()
 
 
 def register_model(
-    name: str, *, constraints: Sequence[Constraint], recipe: Recipe, gate: Gate, source: Source
+    name: str,
+    *,
+    constraints: Sequence[Constraint],
+    recipe: Recipe,
+    gate: Gate,
+    source: Source,
+    budgets: Sequence[Budget] = (),
 ) -> Callable[[Builder], Builder]:
     """Register the decorated builder under `name`; a name already taken is an error."""
 
@@ -96,7 +106,7 @@ def register_model(
             raise DuplicateModelError(
                 f"a model is already registered as {name!r} (zoo.replace_model changes a registration)"
             )
-        _registry.specs[name] = ModelSpec(name, builder, constraints, recipe, gate, source)
+        _registry.specs[name] = ModelSpec(name, builder, constraints, recipe, gate, source, budgets)
         return builder
 
     return wrap

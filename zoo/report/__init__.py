@@ -1,0 +1,33 @@
+"""Reading results: finished runs, the leaderboard and README table, data and run inspection."""
+
+from zoo.report.explore import explore_data, inspect_run
+from zoo.report.leaderboard import (
+    README_END,
+    README_START,
+    leaderboard,
+    markdown_table,
+    pareto_front,
+    recipe_changes,
+    rewrite_readme,
+    write_report,
+)
+from zoo.report.ledger import read_ledger, record_run
+from zoo.report.runs import FinishedRun, find_runs, read_finished_run
+
+__all__ = [
+    "README_END",
+    "README_START",
+    "FinishedRun",
+    "explore_data",
+    "find_runs",
+    "inspect_run",
+    "leaderboard",
+    "markdown_table",
+    "pareto_front",
+    "read_finished_run",
+    "read_ledger",
+    "record_run",
+    "recipe_changes",
+    "rewrite_readme",
+    "write_report",
+]
