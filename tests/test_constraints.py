@@ -9,6 +9,7 @@ from torch import nn
 
 from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
 from zoo.spec.constraints import (
+    Exportable,
     IOContract,
     MaxMACs,
     MaxParams,
@@ -274,3 +275,36 @@ def test_checks_do_not_change_the_model():
     check_model(model, [RequiresBatchNorm(), RequiresDropout(), MaxMACs(10**9)])
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert model.training
+
+
+class _BranchesOnData(nn.Module):
+    """Its forward takes a Python branch on a tensor's value: a graph cannot be exported."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 10, 28)
+
+    def forward(self, x):
+        out = self.conv(x).flatten(1)
+        return out if float(out.sum()) > 0 else -out
+
+
+class _NoisyInEval(nn.Module):
+    """Draws fresh noise even in eval mode: the export cannot compute what the model does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 10, 28)
+
+    def forward(self, x):
+        return F.dropout(self.conv(x).flatten(1), p=0.5, training=True)
+
+
+def test_exportable_passes_a_plain_model_and_fails_the_unexportable():
+    good = check_model(nn.Sequential(nn.Conv2d(1, 10, 28), nn.Flatten()), [Exportable("onnx")])[0]
+    assert good.passed and "predictions identical" in good.message
+    branches = check_model(_BranchesOnData(), [Exportable("onnx")])[0]
+    assert not branches.passed and "ONNX export failed" in branches.message
+    noisy = check_model(_NoisyInEval(), [Exportable("onnx")])[0]
+    assert not noisy.passed and "predictions DIFFER" in noisy.message
+    assert not check_model(nn.Flatten(), [Exportable("tflite")])[0].passed

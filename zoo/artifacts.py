@@ -97,23 +97,45 @@ def load_weights(weights: str | Path, build: Callable[[str], nn.Module]) -> tupl
     if not sidecar_path.is_file():
         raise ZooError(f"no sidecar {sidecar_path} beside {weights} (it names the model and its sha256)")
     sidecar = read_json(sidecar_path)
-    actual = sha256(weights)
-    if sidecar.get("sha256") != actual:
-        raise ZooError(f"{weights}: sha256 {actual[:12]}... does not match the sidecar's; file corrupt or replaced")
+    check_sha256(weights, sidecar.get("sha256"), "the sidecar's")
     model = build(sidecar["model"])
+    load_into(model, weights, sidecar["model"])
+    return model, sidecar
+
+
+def check_sha256(path: Path, expected: str | None, whose: str) -> None:
+    actual = sha256(path)
+    if actual != expected:
+        raise ZooError(f"{path}: sha256 {actual[:12]}... does not match {whose}; file corrupt or replaced")
+
+
+def load_into(model: nn.Module, weights: Path, name: str) -> nn.Module:
+    """Strictly load a safetensors file into `model`: every name present, every shape equal."""
     try:
         state = load_file(str(weights))
     except (SafetensorError, OSError) as exc:
         raise ZooError(f"{weights}: not a readable safetensors file ({exc})") from None
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in state.items()}
-    problems = [f"missing {k}" for k in expected.keys() - got.keys()]
-    problems += [f"unexpected {k}" for k in got.keys() - expected.keys()]
-    problems += [f"{k} is {got[k]}, want {expected[k]}" for k in expected.keys() & got.keys() if got[k] != expected[k]]
+    kinds = {
+        "missing": sorted(expected.keys() - got.keys()),
+        "unexpected": sorted(got.keys() - expected.keys()),
+        "reshaped": [
+            f"{k} is {got[k]}, want {expected[k]}"
+            for k in sorted(expected.keys() & got.keys())
+            if got[k] != expected[k]
+        ],
+    }
+    problems = [f"{kind} {_first(items)}" for kind, items in kinds.items() if items]
     if problems:
-        raise ZooError(f"{weights} does not fit {sidecar['model']}: {'; '.join(sorted(problems)[:5])}")
+        raise ZooError(f"{weights} does not fit {name}: {'; '.join(problems)}")
     model.load_state_dict(state)
-    return model, sidecar
+    return model
+
+
+def _first(items: list[str], shown: int = 2) -> str:
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
 
 
 def save_state(path: Path, state: dict[str, Any]) -> None:

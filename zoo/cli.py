@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from zoo.errors import Interrupted, ZooError
-from zoo.spec import check_model, create_model, get_spec
+from zoo.spec import check_model, create_model, get_spec, list_models, probe_for
 from zoo.spec.catalog import model_table
 
 EXIT_ERROR, EXIT_USAGE = 1, 2
@@ -38,19 +38,41 @@ def _load_data(args):
 
 
 def cmd_list(args) -> int:
+    if args.pretrained:
+        return _list_pretrained(args.pattern)
     rows = model_table(args.pattern)
     header = ("model", "params", "MACs", "constraints", "check")
     cells = [header] + [
         (r["name"], f"{r['params']:,}", f"{r['macs']:,}", ", ".join(r["constraints"]), r["check"]) for r in rows
     ]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    _print_columns(cells, numeric=(1, 2))
+    return 0 if all(r["check"] == "pass" for r in rows) else EXIT_ERROR
+
+
+def _list_pretrained(pattern: str) -> int:
+    from zoo.spec import get_weights, list_weights
+
+    header = ("model", "test accuracy", "seed", "file size", "sha256", "weights")
+    cells = [header]
+    for name in (n for n in list_weights() if n in list_models(pattern)):
+        w = get_weights(name)
+        where = "packaged" if w.file else (w.url or "not published (no host yet)")
+        size = f"{w.meta['file_size'] / 1e3:,.1f} kB"
+        cells.append((name, f"{w.meta['test_accuracy']:.2%}", str(w.meta["seed"]), size, w.sha256[:12], where))
+    if len(cells) == 1:
+        raise ZooError(f"no published weights match {pattern!r}")
+    _print_columns(cells, numeric=(1, 2, 3))
+    return 0
+
+
+def _print_columns(cells: list[tuple[str, ...]], numeric: tuple[int, ...]) -> None:
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     for i, row in enumerate(cells):
         print(
-            "  ".join(c.rjust(w) if j in (1, 2) else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths))).rstrip()
+            "  ".join(c.rjust(w) if j in numeric else c.ljust(w) for j, (c, w) in enumerate(zip(row, widths))).rstrip()
         )
         if i == 0:
             print("  ".join("-" * w for w in widths))
-    return 0 if all(r["check"] == "pass" for r in rows) else EXIT_ERROR
 
 
 def cmd_summary(args) -> int:
@@ -126,28 +148,66 @@ def _train_seeds(args, name: str, recipe, data) -> list[dict]:
 
 
 def cmd_eval(args) -> int:
-    from zoo.artifacts import load_weights
-    from zoo.train.evaluate import predict, test_metrics
-    from zoo.train.rundir import RunDir
+    from zoo.report.publish import evaluate_cpu
+    from zoo.spec import get_weights
 
-    model, sidecar = load_weights(RunDir.weights_in(args.checkpoint), create_model)
-    data = _load_data(args)
-    metrics = test_metrics(predict(model, data.test_x), data.test_y)
+    if args.pretrained:
+        name, model = args.checkpoint, create_model(args.checkpoint, pretrained=True)
+        recorded = f" (published: {get_weights(name).meta['test_accuracy']:.4%})"
+    else:
+        from zoo.artifacts import load_weights
+        from zoo.train.rundir import RunDir
+
+        model, sidecar = load_weights(RunDir.weights_in(args.checkpoint), create_model)
+        name, recorded = sidecar["model"], ""
+    metrics = evaluate_cpu(model, _load_data(args))
     print(
-        f"{sidecar['model']}: test accuracy {metrics['accuracy']:.4%}, macro F1 {metrics['macro_f1']:.4f}, "
+        f"{name}: test accuracy {metrics['accuracy']:.4%}{recorded}, macro F1 {metrics['macro_f1']:.4f}, "
         f"AUROC {metrics['auroc']:.5f} on {metrics['samples']:,} images"
+    )
+    return 0
+
+
+def cmd_export(args) -> int:
+    from zoo.data.mnist import normalize
+    from zoo.spec.exporting import MAX_LOGIT_DIFFERENCE, export_onnx, parity
+
+    spec = get_spec(args.name)
+    model = create_model(args.name, pretrained=args.pretrained)
+    out = Path(args.out)
+    export_onnx(model, out, probe_for(model, spec.constraints).input_shape)
+    images = normalize(_load_data(args).test_x[: args.images])
+    result = parity(model, out, images)
+    verdict = "parity holds" if result.ok else f"PARITY FAILS (limit {MAX_LOGIT_DIFFERENCE:.0e}, same predictions)"
+    print(
+        f"{args.name}{' (published weights)' if args.pretrained else ''} -> {out} ({out.stat().st_size:,} bytes, "
+        f"dynamic batch); onnxruntime on {result.images:,} test images: max |logit difference| "
+        f"{result.max_difference:.1e}, predictions {'identical' if result.same_predictions else 'DIFFER'}; {verdict}"
+    )
+    return 0 if result.ok else EXIT_ERROR
+
+
+def cmd_publish(args) -> int:
+    from zoo.report.publish import publish
+
+    w = publish(Path(args.run), _load_data(args), Path(args.ledger))
+    where = f"packaged as zoo/weights/{w.file}" if w.file else "entry written, not published (no host for its size)"
+    print(
+        f"{w.model}: seed {w.meta['seed']} reproduces its recorded test accuracy {w.meta['test_accuracy']:.4%}; "
+        f"{where} (sha256 {w.sha256[:12]}, {w.meta['file_size']:,} bytes)"
     )
     return 0
 
 
 def cmd_report(args) -> int:
     from zoo.report import rewrite_readme, write_report
+    from zoo.report.publish import weights_table
 
     report, rows = write_report(Path(args.ledger), Path(args.out))
     recorded = sum(1 for r in rows if r["seeds"])
     print(f"{report}: {len(rows)} models, {recorded} with runs of record ({sum(r['seeds'] for r in rows)} runs)")
     if args.readme:
-        changed = rewrite_readme(Path(args.readme), rows)
+        changed = rewrite_readme(Path(args.readme), rows, weights_table())
         print(f"{args.readme}: model table {'rewritten' if changed else 'already up to date'}")
     return 0
 
@@ -225,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="registered models with params, MACs and constraint checks")
     p.add_argument("pattern", nargs="?", default="*", help="fnmatch filter, e.g. 'tiny-*'")
+    p.add_argument("--pretrained", action="store_true", help="only models with published weights")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("summary", help="torchinfo summary and constraint checks of one model")
@@ -248,8 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("eval", help="re-evaluate saved weights on the test set")
-    p.add_argument("checkpoint", help="a run directory or a .safetensors file")
+    p = sub.add_parser("eval", help="evaluate saved or published weights on the test set (CPU)")
+    p.add_argument("checkpoint", help="a run directory or a .safetensors file; a model name with --pretrained")
+    p.add_argument("--pretrained", action="store_true", help="evaluate the model's published weights")
     _add_data_args(p)
     p.set_defaults(func=cmd_eval)
 
@@ -264,6 +326,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ledger", default="results", help="the results ledger folder (default results)")
     p.add_argument("--experiment", action="store_true", help="record under experiments/ (another recipe)")
     p.set_defaults(func=cmd_record)
+
+    p = sub.add_parser("export", help="export to ONNX (dynamic batch) and check parity with onnxruntime")
+    p.add_argument("name")
+    p.add_argument("--pretrained", action="store_true", help="export the published weights")
+    p.add_argument("--format", choices=["onnx"], default="onnx")
+    p.add_argument("--out", required=True, help="the .onnx file to write")
+    p.add_argument("--images", type=int, default=1000, help="test images for the parity check (default 1000)")
+    _add_data_args(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("publish", help="publish a recorded run's weights (best validation run of record)")
+    p.add_argument("run", help="a finished, recorded run directory")
+    p.add_argument("--ledger", default="results", help="the results ledger folder (default results)")
+    _add_data_args(p)
+    p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("data", help="label distribution, pixel statistics, empty/duplicate images, samples")
     p.add_argument("--out", default="report/data")

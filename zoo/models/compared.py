@@ -9,7 +9,17 @@ import torchvision
 from torch import nn
 
 from zoo.models.blocks import conv_bn_relu
-from zoo.spec import Gate, IOContract, QuickGate, Recipe, RequiresBatchNorm, RequiresDropout, Source, register_model
+from zoo.spec import (
+    Exportable,
+    Gate,
+    IOContract,
+    QuickGate,
+    Recipe,
+    RequiresBatchNorm,
+    RequiresDropout,
+    Source,
+    register_model,
+)
 
 SOURCE = Source("model-comparison project: DNN vs ConvNet vs VGG-like vs ResNet50 (accuracy, F1, AUC)")
 
@@ -20,7 +30,7 @@ def _adam(lr: float, epochs: int) -> Recipe:
 
 @register_model(
     "dnn",
-    constraints=[RequiresDropout(), IOContract()],
+    constraints=[RequiresDropout(), IOContract(), Exportable("onnx")],
     recipe=_adam(1e-3, 10),
     gate=Gate(target=0.9814, seeds=3, quick=QuickGate(epochs=1, floor=0.95), cpu_minutes=1),
     source=dataclasses.replace(SOURCE, reported_accuracy=0.9814),  # F1 0.9813, AUC 0.9991
@@ -41,7 +51,7 @@ def dnn(classes: int = 10) -> nn.Module:
 
 @register_model(
     "convnet",
-    constraints=[IOContract()],
+    constraints=[IOContract(), Exportable("onnx")],
     recipe=_adam(1e-3, 8),
     gate=Gate(target=0.9929, seeds=3, cpu_minutes=3),
     source=dataclasses.replace(

@@ -7,6 +7,7 @@ from torch import nn
 from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
 from zoo.spec import (
     Augment,
+    Exportable,
     Gate,
     IOContract,
     MaxEpochs,
@@ -47,6 +48,7 @@ RECIPE = SOURCE_RECIPE.replace(epochs=12, batch_size=128, lr=0.2)
         RequiresGAP(),
         NoFullyConnected(),
         IOContract(input=(1, 28, 28), classes=10),
+        Exportable("onnx"),
     ],
     recipe=RECIPE,
     gate=Gate(target=0.994, seeds=3, quick=QuickGate(epochs=1, floor=0.985), cpu_minutes=9),

@@ -8,6 +8,7 @@ from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
 from zoo.spec import (
     Augment,
     ConsistentAccuracy,
+    Exportable,
     Gate,
     IOContract,
     MaxEpochs,
@@ -57,7 +58,7 @@ AUG_RECIPE = RECIPE.replace(lr=0.1, step_size=4, gamma=0.25, batch_size=64, weig
 
 
 def _constraints(budget: int, dropout: bool) -> list:
-    found = [MaxParams(budget), RequiresBatchNorm(), RequiresGAP(), NoFullyConnected(), IOContract()]
+    found = [MaxParams(budget), RequiresBatchNorm(), RequiresGAP(), NoFullyConnected(), IOContract(), Exportable()]
     return [*found, RequiresDropout()] if dropout else found
 
 

@@ -26,8 +26,8 @@ __all__ = [
     "pareto_front",
     "read_finished_run",
     "read_ledger",
-    "record_run",
     "recipe_changes",
+    "record_run",
     "rewrite_readme",
     "write_report",
 ]

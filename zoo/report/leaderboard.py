@@ -17,6 +17,7 @@ from zoo.spec.catalog import model_table
 from zoo.spec.registry import get_spec
 
 README_START, README_END = "<!-- zoo:models:start -->", "<!-- zoo:models:end -->"
+WEIGHTS_START, WEIGHTS_END = "<!-- zoo:weights:start -->", "<!-- zoo:weights:end -->"
 
 
 def _mean(rows: list[dict], key: str) -> float:
@@ -145,14 +146,20 @@ def write_report(ledger_root: Path, out_dir: Path) -> tuple[Path, list[dict]]:
     return report, rows
 
 
-def rewrite_readme(readme: Path, rows: list[dict]) -> bool:
-    """Replace the marked model table in the README; True when the text changed."""
+def rewrite_readme(readme: Path, rows: list[dict], weights: str | None = None) -> bool:
+    """Replace the README's marked model table (and weights table); True when the text changed."""
     text = readme.read_text()
-    if README_START not in text or README_END not in text:
-        raise ZooError(f"{readme} has no {README_START} ... {README_END} section to rewrite")
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    new = f"{head}{README_START}\n{markdown_table(rows)}\n{README_END}{tail}"
+    new = _replace(text, README_START, README_END, markdown_table(rows), readme)
+    if weights is not None:
+        new = _replace(new, WEIGHTS_START, WEIGHTS_END, weights, readme)
     if new != text:
         readme.write_text(new)
     return new != text
+
+
+def _replace(text: str, start: str, end: str, body: str, readme: Path) -> str:
+    if start not in text or end not in text:
+        raise ZooError(f"{readme} has no {start} ... {end} section to rewrite")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"

@@ -1,9 +1,11 @@
 """What a model IS: its registration, recipe, declared constraints and how they are measured."""
 
 from zoo.spec.budgets import Budget, ConsistentAccuracy, MaxEpochs
+from zoo.spec.builder import create_model
 from zoo.spec.constraints import (
     CheckResult,
     Constraint,
+    Exportable,
     IOContract,
     MaxMACs,
     MaxParams,
@@ -21,7 +23,6 @@ from zoo.spec.registry import (
     ModelSpec,
     QuickGate,
     Source,
-    create_model,
     get_spec,
     list_models,
     register_model,
@@ -29,6 +30,7 @@ from zoo.spec.registry import (
     restore_model,
     unregister_model,
 )
+from zoo.spec.weights import Weights, get_weights, list_weights
 
 __all__ = [
     "Augment",
@@ -36,6 +38,7 @@ __all__ = [
     "CheckResult",
     "ConsistentAccuracy",
     "Constraint",
+    "Exportable",
     "Gate",
     "IOContract",
     "MaxEpochs",
@@ -50,10 +53,13 @@ __all__ = [
     "RequiresDropout",
     "RequiresGAP",
     "Source",
+    "Weights",
     "check_model",
     "create_model",
     "get_spec",
+    "get_weights",
     "list_models",
+    "list_weights",
     "probe_for",
     "register_model",
     "replace_model",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from zoo.errors import ZooError
+from zoo.spec.builder import create_model
 from zoo.spec.constraints import probe_for
-from zoo.spec.registry import create_model, get_spec, list_models
+from zoo.spec.registry import get_spec, list_models
 
 
 def model_row(name: str) -> dict:

@@ -10,12 +10,17 @@ A constraint is a frozen dataclass: its fields are its identity (equality, hash,
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from zoo.errors import ZooError
+from zoo.spec.exporting import MAX_LOGIT_DIFFERENCE, export_onnx, parity
 from zoo.spec.probe import DEFAULT_INPUT, OpCall, Probe
 
 # ATen operators that compute a dense (fully-connected) product. Convolutions are not among them.
@@ -244,6 +249,35 @@ class IOContract(Constraint):
         if not torch.isfinite(out).all():
             return self._result(False, "non-finite", want, "output has NaN or inf")
         return self._result(True, tuple(out.shape), want, f"2x{'x'.join(map(str, self.input))} -> {tuple(out.shape)}")
+
+
+@dataclass(frozen=True, repr=False)
+class Exportable(Constraint):
+    """Exports to `format` (ONNX) with a dynamic batch, and the export computes what the model does.
+
+    Checked on the real model: exported, then run by onnxruntime on 1,000 random images beside
+    PyTorch; the largest logit difference must stay within 1e-4 and every prediction agree.
+    """
+
+    format: str = "onnx"
+
+    @property
+    def short(self) -> str:
+        return self.format.upper()
+
+    def check(self, probe: Probe) -> CheckResult:
+        if self.format != "onnx":
+            return self._result(False, self.format, "onnx", f"no exporter for {self.format!r}")
+        images = torch.randn(1000, *probe.input_shape, generator=torch.Generator().manual_seed(0))
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = export_onnx(copy.deepcopy(probe.model), Path(tmp) / "model.onnx", probe.input_shape)
+                result = parity(probe.model, path, images)
+            except ZooError as exc:
+                return self._result(False, "error", "parity", str(exc))
+        detail = f"max |logit difference| {result.max_difference:.1e} on {result.images:,} images"
+        detail += ", predictions identical" if result.same_predictions else ", predictions DIFFER"
+        return self._result(result.ok, result.max_difference, MAX_LOGIT_DIFFERENCE, detail)
 
 
 def check_model(model: nn.Module, constraints) -> list[CheckResult]:

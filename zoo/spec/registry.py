@@ -150,11 +150,6 @@ def get_spec(name: str) -> ModelSpec:
         raise UnknownModelError(f"unknown model {name!r}{hint} (see `zoo list`)") from None
 
 
-def create_model(name: str, **overrides) -> nn.Module:
-    """Build a fresh, randomly initialised model; `overrides` go to its builder."""
-    return get_spec(name).builder(**overrides)
-
-
 def _specs() -> dict[str, ModelSpec]:
     load_plugins()
     return _registry.specs

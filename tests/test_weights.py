@@ -1,0 +1,226 @@
+"""Published weights: the download path against a real local HTTP server, publishing, and the weights gate
+stopping the regressions users hit most (a renamed layer, a changed input normalisation)."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import subprocess
+import threading
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import torch
+from safetensors.torch import save as safetensors_bytes
+
+import zoo
+import zoo.train.loop
+from tests.conftest import run_zoo
+from tests.test_gates import run_gate
+from zoo.report import read_ledger, record_run
+from zoo.report.publish import publish
+from zoo.spec import weights as published
+from zoo.spec.weights import Weights
+from zoo.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class _Files(http.server.BaseHTTPRequestHandler):
+    """Serves `routes[path]` = (body, claimed length); counts requests."""
+
+    routes: ClassVar[dict[str, tuple[bytes, int]]] = {}
+    hits: ClassVar[list[str]] = []
+
+    def do_GET(self):
+        self.hits.append(self.path)
+        if self.path not in self.routes:
+            self.send_error(404)
+            return
+        body, length = self.routes[self.path]
+        self.send_response(200)
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Files)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    _Files.routes.clear()
+    _Files.hits.clear()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture
+def tiny_weights():
+    model = zoo.create_model("tiny-4k")
+    data = safetensors_bytes({k: v.contiguous() for k, v in model.state_dict().items()})
+    return model, data, hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_download_once_verified_and_cached(server, tiny_weights, cache):
+    _, data, digest = tiny_weights
+    _Files.routes["/tiny.safetensors"] = (data, len(data))
+    weights = Weights("tiny-4k", digest, {}, url=f"{server}/tiny.safetensors")
+    first = weights.path()
+    assert first.parent == cache and first.read_bytes() == data
+    assert weights.path() == first and _Files.hits == ["/tiny.safetensors"]  # the second call reads the cache
+    assert not list(cache.glob(".*.part"))
+
+
+@pytest.mark.parametrize(
+    ("route", "pattern"),
+    [
+        ("truncated", r"cut short|cannot download"),
+        ("tampered", r"does not match the published sha256 \(download from .* not kept\)"),
+        ("missing", r"cannot download .*: Not Found"),
+    ],
+)
+def test_a_bad_download_is_one_error_and_never_lands(server, tiny_weights, cache, route, pattern):
+    _, data, digest = tiny_weights
+    _Files.routes["/truncated"] = (data[:100], len(data))
+    _Files.routes["/tampered"] = (data[:-1] + b"\x00", len(data))
+    with pytest.raises(zoo.ZooError, match=pattern):
+        Weights("tiny-4k", digest, {}, url=f"{server}/{route}").path()
+    assert not cache.exists() or not any(cache.iterdir())
+
+
+def test_no_network_is_one_line(cache, tiny_weights):
+    _, _, digest = tiny_weights
+    with pytest.raises(zoo.ZooError, match=r"cannot download http://127.0.0.1:9/w.safetensors: .*refused"):
+        Weights("tiny-4k", digest, {}, url="http://127.0.0.1:9/w.safetensors").path()
+
+
+def test_a_tampered_cached_file_is_refused(server, tiny_weights, cache):
+    _, data, digest = tiny_weights
+    _Files.routes["/w"] = (data, len(data))
+    weights = Weights("tiny-4k", digest, {}, url=f"{server}/w")
+    path = weights.path()
+    path.write_bytes(path.read_bytes()[:-1] + b"\x01")
+    with pytest.raises(zoo.ZooError, match="does not match the published sha256 of tiny-4k's weights"):
+        weights.path()
+
+
+def test_unpublished_and_unknown_weights_are_one_line():
+    with pytest.raises(zoo.ZooError, match="not published yet"):
+        Weights("resnet50", "0" * 64, {}).path()
+    with pytest.raises(zoo.ZooError, match="no published weights for 'nothing'"):
+        zoo.get_weights("nothing")
+
+
+COMMIT = {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": False}
+SHORT = dict(epochs=1, batch_size=64, train_samples=2048)
+
+
+@pytest.fixture
+def recorded_seeds(mnist, tmp_path, monkeypatch):
+    """Two short tiny-4k runs on a temporary record, with tiny-4k's registered recipe the short one."""
+    monkeypatch.setattr(published, "WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setattr(zoo.train.loop, "code_commit", lambda: COMMIT)
+    old = zoo.replace_model("tiny-4k", recipe=zoo.get_spec("tiny-4k").recipe.replace(**SHORT))
+    runs = []
+    for seed in (0, 1):
+        run = tmp_path / f"seed{seed}"
+        train("tiny-4k", zoo.get_spec("tiny-4k").recipe, mnist, run, seed=seed, progress=False, plots=False)
+        record_run(run, tmp_path / "results")
+        runs.append(run)
+    yield runs, tmp_path / "results"
+    zoo.restore_model(old)
+
+
+def test_publish_takes_the_best_validation_run_and_it_loads(recorded_seeds, mnist, tmp_path):
+    runs, ledger = recorded_seeds
+    records = read_ledger(ledger)["tiny-4k"]
+    best = max(range(2), key=lambda i: records[i]["val_accuracy"])
+    with pytest.raises(zoo.ZooError, match="is not tiny-4k's best run of record by validation accuracy"):
+        publish(runs[1 - best], mnist, ledger)
+    weights = publish(runs[best], mnist, ledger)
+    assert weights.file == "tiny-4k.safetensors" and weights.sha256 == records[best]["weights_sha256"]
+    meta = zoo.get_weights("tiny-4k").meta
+    assert meta["seed"] == best and meta["test_accuracy"] == records[best]["test_accuracy"]
+    assert meta["params"] == 3_976 and meta["file_size"] == (tmp_path / "weights/tiny-4k.safetensors").stat().st_size
+    model = zoo.create_model("tiny-4k", pretrained=True)
+    assert not model.training
+    loaded = {k: v for k, v in model.state_dict().items()}
+    assert all(torch.is_tensor(v) for v in loaded.values())
+
+
+def test_an_unrecorded_run_is_not_published(mnist, tmp_path):
+    run = tmp_path / "run"
+    train("tiny-4k", zoo.get_spec("tiny-4k").recipe.replace(**SHORT), mnist, run, progress=False, plots=False)
+    with pytest.raises(zoo.ZooError, match="is not on the record"):
+        publish(run, mnist, tmp_path / "results")
+
+
+def run_weights_gate(tmp_path: Path, plugin: str) -> subprocess.CompletedProcess:
+    return run_gate(tmp_path, plugin, "checks/weights", "-k", "gapnet")
+
+
+def test_the_weights_gate_stops_a_renamed_layer(tmp_path):
+    plugin = (
+        "from collections import OrderedDict\n"
+        "build = zoo.get_spec('gapnet').builder\n"
+        "def renamed(**kw):\n"
+        "    layers = list(build(**kw).children())\n"
+        "    return nn.Sequential(OrderedDict((('stem' if i == 0 else str(i)), m) for i, m in enumerate(layers)))\n"
+        "zoo.replace_model('gapnet', builder=renamed)\n"
+    )
+    proc = run_weights_gate(tmp_path, plugin)
+    assert proc.returncode == 1, proc.stdout
+    assert "gapnet: published weights no longer load into today's model" in proc.stdout
+    assert "missing stem.0.weight" in proc.stdout and "unexpected 0.0.weight" in proc.stdout
+
+
+def test_the_weights_gate_stops_a_changed_input_normalisation(tmp_path):
+    plugin = "import zoo.data.mnist\nzoo.data.mnist.MEAN, zoo.data.mnist.STD = 0.5, 0.5\n"
+    proc = run_weights_gate(tmp_path, plugin)
+    assert proc.returncode == 1, proc.stdout
+    assert "gapnet: published weights give" in proc.stdout and "when published" in proc.stdout
+
+
+def test_eval_pretrained_prints_the_published_accuracy_to_the_last_digit():
+    proc = run_zoo("eval", "gapnet", "--pretrained")
+    assert proc.returncode == 0, proc.stderr
+    published_accuracy = zoo.get_weights("gapnet").meta["test_accuracy"]
+    assert f"gapnet: test accuracy {published_accuracy:.4%} (published: {published_accuracy:.4%})" in proc.stdout
+
+
+def test_list_pretrained_shows_the_packaged_weights():
+    proc = run_zoo("list", "--pretrained")
+    assert proc.returncode == 0, proc.stderr
+    assert "gapnet" in proc.stdout and zoo.get_weights("gapnet").sha256[:12] in proc.stdout
+    assert "packaged" in proc.stdout
+
+
+def test_export_onnx_with_parity_on_test_images(tmp_path):
+    out = tmp_path / "gapnet.onnx"
+    proc = run_zoo("export", "gapnet", "--pretrained", "--format", "onnx", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "onnxruntime on 1,000 test images" in proc.stdout and "predictions identical; parity holds" in proc.stdout
+    assert out.stat().st_size > 10_000
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    for batch in (1, 7):  # the batch dimension is dynamic
+        (logits,) = session.run(None, {"images": torch.zeros(batch, 1, 28, 28).numpy()})
+        assert logits.shape == (batch, 10)
+
+
+def test_export_errors_are_one_line(tmp_path):
+    proc = run_zoo("export", "resnet50", "--pretrained", "--out", str(tmp_path / "r.onnx"))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "zoo: error: no published weights for 'resnet50' (see `zoo list --pretrained`)"

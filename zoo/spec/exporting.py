@@ -1,0 +1,71 @@
+"""ONNX export with a parity check against onnxruntime: the model people deploy computes what ours does.
+
+torch's exporter writes the graph with a dynamic batch dimension; onnxruntime then runs it on the
+same images as the PyTorch model, and the two must agree (largest logit difference and every
+prediction). onnx, onnxscript and onnxruntime are the optional extra `mnist-zoo[onnx]`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from zoo.errors import ZooError
+
+MAX_LOGIT_DIFFERENCE = 1e-4
+
+
+@dataclass(frozen=True)
+class Parity:
+    images: int
+    max_difference: float
+    same_predictions: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.max_difference <= MAX_LOGIT_DIFFERENCE and self.same_predictions
+
+
+def _runtime():
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ZooError("ONNX export needs the onnx extra: pip install 'mnist-zoo[onnx]'") from None
+    return onnxruntime
+
+
+def export_onnx(model: nn.Module, path: Path, input_shape=(1, 28, 28)) -> Path:
+    """Export `model` in eval mode to `path` with a dynamic batch dimension named `batch`."""
+    _runtime()
+    model = model.eval()
+    example = torch.zeros(2, *input_shape)
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(
+                model,
+                (example,),
+                str(path),
+                input_names=["images"],
+                output_names=["logits"],
+                dynamic_shapes=({0: torch.export.Dim("batch")},),
+                dynamo=True,
+            )
+        except Exception as exc:  # the exporter raises many types; each means "cannot be exported"
+            raise ZooError(f"ONNX export failed ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    return Path(path)
+
+
+def parity(model: nn.Module, path: Path, images: torch.Tensor) -> Parity:
+    """Run the exported file under onnxruntime and `model` on the same float images; compare."""
+    session = _runtime().InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        ours = model.eval().cpu()(images.cpu())
+    theirs = torch.from_numpy(session.run(None, {"images": images.cpu().numpy()})[0])
+    return Parity(len(images), float((ours - theirs).abs().max()), bool((ours.argmax(1) == theirs.argmax(1)).all()))
