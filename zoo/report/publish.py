@@ -66,8 +66,9 @@ def weights_table() -> str:
     """The README's table of published weights, one row per registered model."""
     header = "| model | test accuracy | params | file size | sha256 | weights |"
     lines = [header, "|---|---|---|---|---|---|"]
+    entries = set(published.list_weights())  # one folder listing, not one per model
     for name in list_models():
-        if name not in published.list_weights():
+        if name not in entries:
             lines.append(f"| {name} | — | — | — | — | none yet: no run of record |")
             continue
         w = published.get_weights(name)

@@ -11,8 +11,8 @@ Loading never unpickles: safetensors only, checked against the sha256, strictly 
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
-import json
 import os
 import tempfile
 import urllib.error
@@ -108,4 +108,4 @@ def download(url: str, target: Path, sha256: str) -> None:
 
 
 def write_entry(weights: Weights) -> None:
-    artifacts.write_json(entry_path(weights.model), json.loads(json.dumps(weights.__dict__)))
+    artifacts.write_json(entry_path(weights.model), dataclasses.asdict(weights))
