@@ -103,6 +103,16 @@ def smoke(session: nox.Session) -> None:
 
 
 @nox.session
+def speed(session: nox.Session) -> None:
+    """gapnet's full recipe (seeds 0-2) beside the seed pipeline, one sitting; prints the table."""
+    _environment(session)
+    os.makedirs(".benchmarks", exist_ok=True)
+    path = ".benchmarks/speed.json"
+    session.run("pytest", "checks/speed", "-p", "no:xdist", "--benchmark-json", path, *session.posargs)
+    session.run("python", "-m", "checks.speed.table", path)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Instruction counts gate every row; wall-clock timings beside them (gated where steady): `-- update`."""
     _environment(session)

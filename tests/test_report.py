@@ -9,6 +9,7 @@ import pytest
 
 import zoo
 from tests.conftest import run_zoo
+from zoo.errors import ZooError
 from zoo.report import (
     README_END,
     README_START,
@@ -28,6 +29,7 @@ def fake_record(model: str, seed: int, accuracy: float, device_name: str = "Test
     return {
         "model": model,
         "seed": seed,
+        "recipe": zoo.get_spec(model).recipe.to_dict(),
         "test_accuracy": accuracy,
         "macro_f1": accuracy - 0.001,
         "auroc": 0.9999,
@@ -54,6 +56,21 @@ def ledger(tmp_path) -> Path:
     return write_ledger(tmp_path / "results", [*records, fake_record("dnn", 0, 0.98)])
 
 
+def test_runs_of_a_recipe_no_longer_registered_do_not_count(ledger):
+    old = {**fake_record("gapnet", 7, 0.90), "recipe": zoo.get_spec("gapnet").recipe.replace(epochs=1).to_dict()}
+    write_ledger(ledger, [old])
+    rows = {r["model"]: r for r in leaderboard(read_ledger(ledger))}
+    assert rows["gapnet"]["seeds"] == 3 and rows["gapnet"]["accuracy"] > 0.99
+
+
+def test_a_ledger_line_without_its_recipe_is_refused(tmp_path):
+    record = fake_record("dnn", 0, 0.98)
+    del record["recipe"]
+    write_ledger(tmp_path, [record])
+    with pytest.raises(ZooError, match=r"dnn.jsonl, line 1: the record lacks recipe"):
+        read_ledger(tmp_path)
+
+
 def test_aggregates_over_seeds_and_marks_models_without_a_record(ledger):
     rows = {r["model"]: r for r in leaderboard(read_ledger(ledger))}
     assert set(rows) == set(zoo.list_models())
@@ -76,7 +93,7 @@ def test_report_files_and_markdown(ledger, tmp_path):
 def test_a_damaged_ledger_is_one_line(tmp_path):
     root = tmp_path / "results"
     root.mkdir()
-    (root / "gapnet.jsonl").write_text('{"model": "gapnet"}\n{not json\n')
+    (root / "gapnet.jsonl").write_text(json.dumps(fake_record("gapnet", 0, 0.99)) + "\n{not json\n")
     with pytest.raises(zoo.ZooError, match=r"gapnet.jsonl, line 2: not JSON"):
         read_ledger(root)
     (root / "gapnet.jsonl").write_text('{"model": "dnn"}\n')

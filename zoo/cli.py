@@ -7,6 +7,7 @@ Heavy modules (training, reports, Optuna) are imported inside the command that n
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -99,6 +100,13 @@ def cmd_train(args) -> int:
     recipe = _recipe(args)
     if args.resume:
         _refuse_resume_overrides(args)
+    if args.nproc != 1:
+        from zoo.train.distributed import launch, launched
+
+        if not launched():
+            if recipe.batch_size % args.nproc:  # refused here, before any process starts
+                raise ZooError(f"batch size {recipe.batch_size:,} does not split evenly over {args.nproc} processes")
+            return launch(args.nproc, _without_nproc(args.argv))
     data = _load_data(args)
     if args.resume:
         from zoo.train import resume
@@ -106,12 +114,32 @@ def cmd_train(args) -> int:
         results = [resume(args.resume, data, name=spec.name, device=args.device, progress=not args.quiet)]
     else:
         results = _train_seeds(args, spec.name, recipe, data)
+    if not _main_rank():
+        return 0
     accs = [r["test"]["accuracy"] for r in results]
     mean = statistics.fmean(accs)
     spread = f" +- {statistics.stdev(accs):.4%} over {len(accs)} seeds" if len(accs) > 1 else ""
     verdict = "meets" if mean >= spec.gate.target else "MISSES"
     print(f"{spec.name}: test accuracy {mean:.4%}{spread}; {verdict} the target {spec.gate.target:.2%}")
     return 0
+
+
+def _main_rank() -> bool:
+    """False in torchrun's ranks other than 0, which train but leave the printing to rank 0."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    """The command line as each rank runs it: the same, less `--nproc N`."""
+    out, skip = [], False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token == "--nproc":
+            skip = True
+        elif not token.startswith("--nproc="):
+            out.append(token)
+    return out
 
 
 def _refuse_resume_overrides(args) -> None:
@@ -139,11 +167,12 @@ def _train_seeds(args, name: str, recipe, data) -> list[dict]:
             progress=not args.quiet,
         )
         results.append(r)
-        print(
-            f"{name} seed {seed}: test accuracy {r['test']['accuracy']:.4%}, macro F1 "
-            f"{r['test']['macro_f1']:.4f}, AUROC {r['test']['auroc']:.5f}, {r['epochs']} epochs in "
-            f"{r['train_seconds']:.0f}s ({r['train_images_per_s']:,.0f} img/s) -> {run_dir}"
-        )
+        if _main_rank():
+            print(
+                f"{name} seed {seed}: test accuracy {r['test']['accuracy']:.4%}, macro F1 "
+                f"{r['test']['macro_f1']:.4f}, AUROC {r['test']['auroc']:.5f}, {r['epochs']} epochs in "
+                f"{r['train_seconds']:.0f}s ({r['train_images_per_s']:,.0f} img/s) -> {run_dir}"
+            )
     return results
 
 
@@ -267,12 +296,16 @@ def cmd_tune(args) -> int:
         timeout=args.timeout,
         epochs=args.epochs,
         seed=args.seed,
+        train_samples=args.train_samples or 0,
+        storage=args.storage,
+        study_name=args.study,
         out=out,
         progress=not args.quiet,
     )
+    default = "not finished" if s["default_val_accuracy"] is None else f"{s['default_val_accuracy']:.4f}"
     print(
         f"{args.name}: best lr {s['overrides']['lr']:.4g} -> val acc {s['best_val_accuracy']:.4f} "
-        f"(default lr {s['default_lr']:.4g} -> {s['default_val_accuracy']:.4f}) after {len(s['trials'])} trials "
+        f"(default lr {s['default_lr']:.4g} -> {default}) after {len(s['trials'])} trials "
         f"in {s['seconds']:.0f}s; overrides in {out} (zoo train {args.name} --recipe {out})"
     )
     return 0
@@ -306,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     p.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--nproc", type=int, default=1, help="data-parallel processes on this machine (started through torchrun)"
+    )
     _add_data_args(p)
     p.set_defaults(func=cmd_train)
 
@@ -355,11 +391,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tune", help="Optuna learning-rate search on the validation split")
     p.add_argument("name")
-    p.add_argument("--trials", type=int, default=8)
+    p.add_argument("--trials", type=int, default=8, help="trials (with --storage: in the whole study)")
     p.add_argument("--timeout", type=float, default=840.0, help="seconds before no new trial starts")
     p.add_argument("--epochs", type=int, default=2, help="epochs per trial")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="overrides JSON (default runs/NAME/tuned.json)")
+    p.add_argument("--train-samples", type=int, help="tune on the first N training images only")
+    p.add_argument(
+        "--storage", help="share the study: a journal file path, or an RDB URL (sqlite:///f.db, postgresql://...)"
+    )
+    p.add_argument("--study", help="the study's name in --storage (default zoo-NAME)")
     p.add_argument("--quiet", action="store_true")
     _add_data_args(p)
     p.set_defaults(func=cmd_tune)
@@ -367,20 +408,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    args.argv = argv
+    who = "zoo" if _main_rank() else f"zoo[rank {os.environ['RANK']}]"
     try:
         return args.func(args)
     except Interrupted as exc:
-        print(f"zoo: {exc}", file=sys.stderr)
+        if not exc.quiet:
+            print(f"zoo: {exc}", file=sys.stderr)
         return exc.exit_code
     except ZooError as exc:
         if args.debug:
             raise
-        print(f"zoo: error: {exc}", file=sys.stderr)
+        print(f"{who}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("zoo: interrupted", file=sys.stderr)
+        print(f"{who}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        _leave_process_group()
+
+
+def _leave_process_group() -> None:
+    if "torch.distributed" in sys.modules:
+        from zoo.train.distributed import leave
+
+        leave()
 
 
 if __name__ == "__main__":

@@ -32,6 +32,6 @@ class PluginError(ZooError):
 class Interrupted(ZooError):
     """Training stopped on a signal after saving a checkpoint."""
 
-    def __init__(self, message: str, exit_code: int) -> None:
+    def __init__(self, message: str, exit_code: int, *, quiet: bool = False) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code, self.quiet = exit_code, quiet  # quiet: another rank prints the message

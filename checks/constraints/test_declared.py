@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 import zoo
 from zoo.report import read_ledger
+from zoo.report.ledger import of_registered_recipe
 from zoo.spec import probe_for
 
 CASES = [(name, c) for name in zoo.list_models() for c in zoo.get_spec(name).constraints]
@@ -52,5 +53,5 @@ def test_forward_backward(name):
 
 @pytest.mark.parametrize(("name", "budget"), BUDGETS, ids=[f"{n}-{b!r}" for n, b in BUDGETS])
 def test_budget(name, budget):
-    result = budget.check(zoo.get_spec(name).recipe, LEDGER.get(name, []))
+    result = budget.check(zoo.get_spec(name).recipe, of_registered_recipe(name, LEDGER.get(name, [])))
     assert result.passed, result.message

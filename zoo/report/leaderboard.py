@@ -12,7 +12,7 @@ from pathlib import Path
 
 from zoo import artifacts, figures
 from zoo.errors import ZooError
-from zoo.report.ledger import read_ledger
+from zoo.report.ledger import of_registered_recipe, read_ledger
 from zoo.spec.catalog import model_table
 from zoo.spec.registry import get_spec
 
@@ -29,7 +29,7 @@ def leaderboard(ledger: dict[str, list[dict]]) -> list[dict]:
     rows = []
     for facts in model_table():
         spec = get_spec(facts["name"])
-        records = ledger.get(facts["name"], [])
+        records = of_registered_recipe(facts["name"], ledger.get(facts["name"], []))
         row = {
             "model": facts["name"],
             "params": facts["params"],

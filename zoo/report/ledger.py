@@ -21,12 +21,20 @@ from zoo.spec.recipe import Recipe
 from zoo.spec.registry import get_spec
 
 DEFAULT_LEDGER = Path("results")
+REQUIRED = ("model", "seed", "recipe", "test_accuracy", "weights_sha256")  # what the report and gates read
 EXPERIMENTS = "experiments"
 
 
 def recipe_hash(recipe: dict) -> str:
     """sha256 of the recipe's canonical JSON: equal recipes, equal hashes, on any machine."""
     return hashlib.sha256(json.dumps(recipe, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def of_registered_recipe(name: str, records: list[dict]) -> list[dict]:
+    """The records trained with `name`'s registered recipe: after a recipe changes, older runs stay
+    in the ledger as history but no longer stand for the model."""
+    recipe = get_spec(name).recipe
+    return [r for r in records if Recipe.from_dict(r["recipe"]) == recipe]
 
 
 def ledger_file(root: Path, model: str, experiment: bool = False) -> Path:
@@ -59,6 +67,9 @@ def _read_lines(path: Path) -> list[dict]:
             raise ZooError(f"ledger {path}, line {number}: not JSON ({exc.msg})") from None
         if not isinstance(record, dict) or record.get("model") != path.stem:
             raise ZooError(f"ledger {path}, line {number}: not a record of {path.stem}")
+        missing = [key for key in REQUIRED if key not in record]
+        if missing:
+            raise ZooError(f"ledger {path}, line {number}: the record lacks {', '.join(missing)}")
         records.append(record)
     return records
 
@@ -76,6 +87,7 @@ def make_record(run: FinishedRun) -> dict:
         "dirty": config.get("dirty", False),
         "device": str(results["device"]).split(":")[0],
         "device_name": config.get("device_name", "unknown"),
+        "world_size": config.get("world_size", 1),
         "torch": config["torch"],
         "epochs": results["epochs"],
         "train_seconds": round(results["train_seconds"], 1),

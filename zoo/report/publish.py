@@ -16,7 +16,7 @@ import torch
 from zoo import artifacts
 from zoo.data.mnist import MNIST
 from zoo.errors import ZooError
-from zoo.report.ledger import DEFAULT_LEDGER, ledger_file, read_ledger
+from zoo.report.ledger import DEFAULT_LEDGER, ledger_file, of_registered_recipe, read_ledger
 from zoo.report.runs import read_finished_run
 from zoo.spec import weights as published
 from zoo.spec.builder import create_model
@@ -41,7 +41,10 @@ def publish(run_dir: Path, data: MNIST, ledger_root: Path = DEFAULT_LEDGER) -> p
     record = next((r for r in records if r["weights_sha256"] == run.weights_sha256), None)
     if record is None:
         raise ZooError(f"{run_dir} is not on the record in {ledger_root}; `zoo record` it first")
-    best = max(records, key=lambda r: r["val_accuracy"])
+    current = of_registered_recipe(name, records)
+    if record not in current:
+        raise ZooError(f"{run_dir} was trained with a recipe that {name} no longer registers")
+    best = max(current, key=lambda r: r["val_accuracy"])
     if best is not record:
         raise ZooError(
             f"{run_dir} (seed {record['seed']}, validation {record['val_accuracy']:.4%}) is not {name}'s best run of "

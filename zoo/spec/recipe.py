@@ -59,6 +59,7 @@ class Recipe:
     label_smoothing: float = 0.0
     early_stopping: int = 0  # patience in epochs on validation accuracy; 0 = off
     train_samples: int = 0  # use only the first N training images (smoke tests); 0 = all
+    sync_batchnorm: bool = False  # several ranks: BatchNorm statistics over the global batch, not each slice
     augment: Augment = field(default_factory=Augment)
 
     def __post_init__(self) -> None:

@@ -3,7 +3,10 @@
 `train` starts a run, `resume` continues an interrupted one; both end in `conclude`, which
 evaluates on the test set once and writes the results. The pieces live beside this file:
 `state` (what a checkpoint holds), `step` (the maths), `rundir` (files), `console` (what is
-printed), `patience` (early stopping), `device` (what changes on CUDA).
+printed), `patience` (early stopping), `device` (what changes on CUDA), `distributed` (ranks).
+
+Under torchrun every rank runs this same code on its slice of each batch; rank 0 alone validates,
+evaluates on the test set, prints and writes the run directory, and shares what the others need.
 """
 
 from __future__ import annotations
@@ -22,19 +25,21 @@ from zoo.spec.recipe import Recipe
 from zoo.spec.registry import get_spec
 from zoo.train.console import Console
 from zoo.train.device import autocast, finite_check_every, layout, resolve_device, synchronize
+from zoo.train.distributed import World, join
 from zoo.train.evaluate import loss_and_accuracy, predict, test_metrics
 from zoo.train.patience import Patience
 from zoo.train.provenance import code_commit, device_name
 from zoo.train.rundir import CHECKPOINT, FIGURES, RunDir
-from zoo.train.state import EpochMeter, SignalGuard, TrainState
+from zoo.train.state import EMPTY_EPOCH, EpochMeter, SignalGuard, TrainState
 from zoo.train.step import lr_schedule, train_step
 
 
 def train(name, recipe, data, run_dir, *, seed=0, device="auto", overwrite=False, progress=True, plots=True) -> dict:
     """Train `name` from scratch with `recipe`, evaluate it on the test set, write the run directory."""
     state, run = start(name, recipe, data, run_dir, seed=seed, device=device, overwrite=overwrite)
-    fit(state, run, data, Console(progress))
-    return conclude(state, run, data, Console(progress), plots=plots)
+    console = Console(progress and state.world.main)
+    fit(state, run, data, console)
+    return conclude(state, run, data, console, plots=plots)
 
 
 def resume(run_dir, data, *, name=None, device="auto", progress=True, plots=True) -> dict:
@@ -43,39 +48,53 @@ def resume(run_dir, data, *, name=None, device="auto", progress=True, plots=True
     config = run.read_config()
     if name is not None and config["model"] != name:
         raise ZooError(f"{run} is a {config['model']} run, not {name}")
+    world = join(resolve_device(device))
+    if config.get("world_size", 1) != world.size:
+        raise ZooError(
+            f"{run} was trained by {config.get('world_size', 1)} process(es); resume it with the same number "
+            f"(zoo train --nproc {config.get('world_size', 1)}), not {world.size}"
+        )
     recipe = Recipe.from_dict(config["recipe"])
-    state = _new_state(config["model"], recipe, data, config["seed"], resolve_device(device))
+    state = _new_state(config["model"], recipe, data, config["seed"], world)
     state.load_state_dict(run.load_checkpoint())
-    fit(state, run, data, Console(progress))
-    return conclude(state, run, data, Console(progress), plots=plots)
+    console = Console(progress and world.main)
+    fit(state, run, data, console)
+    return conclude(state, run, data, console, plots=plots)
 
 
 def start(name: str, recipe: Recipe, data: MNIST, run_dir, *, seed: int, device: str, overwrite: bool):
-    """A fresh training state and its run directory, with the configuration written."""
-    dev = resolve_device(device)  # every check that can fail comes before the run directory exists
-    state = _new_state(name, recipe, data, seed, dev)
-    run = RunDir.create(run_dir, overwrite=overwrite)
-    spec = get_spec(name)
-    run.write_config(
-        {
-            "model": name,
-            "seed": seed,
-            "device": str(dev),
-            "recipe": recipe.to_dict(),
-            "source_recipe": spec.source_recipe.to_dict(),
-            "torch": torch.__version__,
-            "device_name": device_name(dev),
-            **code_commit(),
-        }
-    )
-    return state, run
+    """A fresh training state and its run directory (rank 0 writes it), with the configuration written."""
+    world = join(resolve_device(device))  # every check that can fail comes before the run directory exists
+    run_dir = world.share(str(run_dir))  # a default directory is named by the time: rank 0's counts
+    state = _new_state(name, recipe, data, seed, world)
+    config = {
+        "model": name,
+        "seed": seed,
+        "device": str(world.device),
+        "recipe": recipe.to_dict(),
+        "source_recipe": get_spec(name).source_recipe.to_dict(),
+        "torch": torch.__version__,
+        "device_name": device_name(world.device),
+        **({"world_size": world.size} if world.size > 1 else {}),
+        **code_commit(),
+    }
+
+    def create() -> RunDir:
+        run = RunDir.create(run_dir, overwrite=overwrite)
+        run.write_config(config)
+        return run
+
+    world.on_main(create)
+    return state, RunDir(run_dir)
 
 
-def _new_state(name: str, recipe: Recipe, data: MNIST, seed: int, device: torch.device) -> TrainState:
+def _new_state(name: str, recipe: Recipe, data: MNIST, seed: int, world: World) -> TrainState:
     n_train = recipe.train_samples or len(data.train_x)
     if recipe.batch_size > min(n_train, len(data.train_x)):
         raise ZooError(f"batch size {recipe.batch_size:,} is larger than the {n_train:,} training images")
-    return TrainState.start(name, get_spec(name).builder, recipe, seed, device, n_train)
+    if recipe.batch_size % world.size:
+        raise ZooError(f"batch size {recipe.batch_size:,} does not split evenly over {world.size} processes")
+    return TrainState.start(name, get_spec(name).builder, recipe, seed, world, n_train)
 
 
 def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch: Callable | None = None) -> list[dict]:
@@ -83,50 +102,57 @@ def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch:
 
     `on_epoch` sees each epoch's record (a tuner prunes from there). The test set is never touched.
     """
-    recipe, dev, steps = state.recipe, state.device, state.steps_per_epoch
+    recipe, dev, steps, world = state.recipe, state.device, state.steps_per_epoch, state.world
     data = data.to(dev)
     n_train = recipe.train_samples or len(data.train_x)
     train_x, train_y = data.train_x[:n_train], data.train_y[:n_train]
     patience = Patience.replay(recipe.early_stopping, state.history)
     check_every, mixed = finite_check_every(dev), autocast(dev)
+    mine = slice(world.rank * state.local_batch, (world.rank + 1) * state.local_batch)  # this rank's slice
 
-    with SignalGuard() as guard:
+    with SignalGuard(repeat_aborts=world.size == 1) as guard:
         while state.epoch < recipe.epochs and not patience.exhausted:
-            # The epoch's order and random draws depend only on (seed, epoch).
+            # The epoch's order and random draws depend only on (seed, epoch) (and the rank).
             order = state.begin_epoch(n_train)
             state.model.train()
-            meter = EpochMeter(state.partial, dev)
+            meter = EpochMeter(state.partial if world.main else EMPTY_EPOCH, dev, world.size)
             bar = console.epoch_bar(state.name, state.epoch, recipe.epochs, steps, state.step)
 
-            # Batches: gather, augment on the device, one optimisation step.
-            while state.step < steps and guard.received is None:
-                idx = order[state.step * recipe.batch_size : (state.step + 1) * recipe.batch_size]
+            # Batches: gather, augment on the device, one optimisation step. Every `check_every`
+            # steps the ranks agree on a signal and on the loss being finite, so all stop together.
+            stop = 0
+            while state.step < steps and not stop:
+                idx = order[state.step * recipe.batch_size : (state.step + 1) * recipe.batch_size][mine]
                 x, y = training_batch(train_x[idx], recipe.augment, state.generator), train_y[idx]
                 loss, logits = train_step(state, layout(x), y, mixed)
                 state.step += 1
                 meter.add(loss, logits, y)
-                if (state.step % check_every == 0 or state.step == steps) and not meter.finite():
-                    raise ZooError(
-                        f"non-finite loss at epoch {state.epoch + 1}, step {state.step}; the last good "
-                        f"checkpoint ({len(state.history)} epochs) is kept in {run.file(CHECKPOINT)}"
-                    )
+                if state.step % check_every == 0 or state.step == steps or (guard.received and world.size == 1):
+                    stop, broken = world.agree(guard.received or 0, not meter.finite())
+                    if broken:
+                        raise ZooError(
+                            f"non-finite loss at epoch {state.epoch + 1}, step {state.step}; the last good "
+                            f"checkpoint ({len(state.history)} epochs) is kept in {run.file(CHECKPOINT)}"
+                        )
                 console.step(bar, meter, state.step)
             meter.stop()
             bar.close()
 
             # A signal: save exactly where we are, then stop with the resume command.
-            if guard.received is not None:
-                state.partial = meter.partial()
-                run.save_checkpoint(state.state_dict())
+            if stop:
+                state.partial = meter.partial(world)
+                _save_checkpoint(state, run)
                 raise Interrupted(
-                    f"{signal.Signals(guard.received).name}: stopped at epoch {state.epoch + 1}, step "
-                    f"{state.step}; checkpoint saved. Resume with: zoo train {state.name} --resume {run}",
-                    128 + guard.received,
+                    f"{signal.Signals(stop).name}: stopped at epoch {state.epoch + 1}, step {state.step}; "
+                    f"checkpoint saved. Resume with: zoo train {state.name} --resume {run}",
+                    128 + stop,
+                    quiet=not world.main,
                 )
 
-            # Validate, record, checkpoint.
-            val_loss, val_acc = loss_and_accuracy(predict(state.model, data.val_x), data.val_y)
-            totals = meter.summary()
+            # Validate (rank 0, shared with the others), record, checkpoint.
+            totals = meter.summary(world)
+            val = predict(state.model, data.val_x) if world.main else None
+            val_loss, val_acc = world.share(loss_and_accuracy(val, data.val_y) if world.main else None)
             record = {
                 "epoch": state.epoch + 1,
                 **{k: totals[k] for k in ("train_loss", "train_accuracy")},
@@ -136,21 +162,36 @@ def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch:
                 **{k: totals[k] for k in ("seconds", "images_per_s")},
             }
             state.end_epoch(record)
-            run.write_history(state.history)
-            run.save_checkpoint(state.state_dict())
+            if world.main:
+                run.write_history(state.history)
+            _save_checkpoint(state, run)
             console.epoch_done(state.name, record, recipe.epochs)
             if on_epoch is not None:
                 on_epoch(record)
 
             # Early stopping on validation accuracy.
             patience.update(val_acc)
-            if patience.exhausted:
+            if patience.exhausted and world.main:
                 console.note(f"early stopping: no validation gain in {patience.since_best} epochs")
     return state.history
 
 
+def _save_checkpoint(state: TrainState, run: RunDir) -> None:
+    checkpoint = state.state_dict()  # every rank takes part: it gathers their RNG states
+    if state.world.main:
+        run.save_checkpoint(checkpoint)
+
+
 def conclude(state: TrainState, run: RunDir, data: MNIST, console: Console, *, plots: bool = True) -> dict:
-    """Evaluate on the test set once, then write weights, results and figures (in that order)."""
+    """Evaluate on the test set once, then write weights, results and figures (in that order).
+
+    Rank 0 does all of it; every rank returns its results.
+    """
+    world = state.world
+    return world.share(_evaluate_and_write(state, run, data, console, plots=plots) if world.main else None)
+
+
+def _evaluate_and_write(state: TrainState, run: RunDir, data: MNIST, console: Console, *, plots: bool) -> dict:
     data = data.to(state.device)
     started = time.perf_counter()
     logits = predict(state.model, data.test_x)

@@ -3,6 +3,10 @@
 Each epoch's batch order and augmentation draws come from a generator seeded by (seed, epoch), so
 an epoch depends only on those two numbers; mid-epoch, the checkpoint carries the RNG state at the
 step it stopped. That is what makes a resumed run bit-identical to an uninterrupted one on CPU.
+
+With several ranks, every rank draws the same epoch order (each trains on its own slice of every
+batch) and rank r > 0 then reseeds its augmentation and dropout draws from (seed, epoch, r); rank 0
+draws exactly as a single process does. A checkpoint holds every rank's RNG state.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from zoo.errors import ZooError
 from zoo.spec.recipe import Recipe
 from zoo.train.device import place, synchronize
+from zoo.train.distributed import World
 from zoo.train.step import build_optimizer, build_scheduler
 
 CHECKPOINT_FORMATS = (1, 2)  # 1 also held numpy and Python RNG states, which nothing draws from now
@@ -38,6 +44,8 @@ class TrainState:
     optimizer: torch.optim.Optimizer
     scheduler: Any
     generator: torch.Generator
+    world: World = field(default_factory=World)
+    trainable: nn.Module | None = None  # what the step calls: the DDP wrapper, or the model itself
     epoch: int = 0  # epochs finished
     step: int = 0  # batches done in the current epoch
     history: list[dict] = field(default_factory=list)
@@ -45,15 +53,25 @@ class TrainState:
     rng_at_stop: dict | None = None
 
     @classmethod
-    def start(cls, name: str, builder, recipe: Recipe, seed: int, device: torch.device, n_train: int) -> TrainState:
-        """A fresh model seeded by `seed`, with the recipe's optimizer and per-batch schedule."""
-        steps_per_epoch = n_train // recipe.batch_size
+    def start(cls, name: str, builder, recipe: Recipe, seed: int, world: World, n_train: int) -> TrainState:
+        """A fresh model seeded by `seed` (the same on every rank), the recipe's optimizer and schedule."""
+        device, steps_per_epoch = world.device, n_train // recipe.batch_size
         torch.manual_seed(seed)
-        model = place(builder(), device)
+        model = builder()
+        if world.size > 1 and recipe.sync_batchnorm:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        model = place(model, device)
+        trainable = model if world.size == 1 else DistributedDataParallel(model, device_ids=_ids(device))
         optimizer = build_optimizer(model.parameters(), recipe)
         scheduler = build_scheduler(optimizer, recipe, steps_per_epoch)
         generator = torch.Generator(device)
-        return cls(name, recipe, seed, device, steps_per_epoch, model, optimizer, scheduler, generator)
+        parts = (model, optimizer, scheduler, generator, world, trainable)
+        return cls(name, recipe, seed, device, steps_per_epoch, *parts)
+
+    @property
+    def local_batch(self) -> int:
+        """Images per step on this rank: the recipe's batch is the global one, split evenly."""
+        return self.recipe.batch_size // self.world.size
 
     def begin_epoch(self, n_train: int) -> torch.Tensor:
         """Seed the epoch's RNGs from (seed, epoch) and return its order; mid-epoch, restore the RNG."""
@@ -61,6 +79,10 @@ class TrainState:
         self.generator.manual_seed(epoch_seed)
         torch.manual_seed(epoch_seed)
         order = torch.randperm(n_train, generator=self.generator, device=self.device)
+        if self.world.rank:
+            rank_seed = epoch_seed * 1_009 + self.world.rank
+            self.generator.manual_seed(rank_seed)
+            torch.manual_seed(rank_seed)
         if self.step:
             set_rng_state(self.rng_at_stop, self.generator)
         return order
@@ -70,6 +92,8 @@ class TrainState:
         self.epoch, self.step, self.partial = self.epoch + 1, 0, dict(EMPTY_EPOCH)
 
     def state_dict(self) -> dict:
+        """The checkpoint; with several ranks a collective (it gathers every rank's RNG state)."""
+        rngs = self.world.gather(rng_state(self.generator))
         return {
             "epoch": self.epoch,
             "step": self.step,
@@ -78,7 +102,8 @@ class TrainState:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "rng": rng_state(self.generator),
+            "rng": rngs[0],
+            "rng_ranks": rngs,
             "format": 2,
         }
 
@@ -94,14 +119,24 @@ class TrainState:
             ckpt["history"],
             ckpt["partial"],
         )
-        self.rng_at_stop = ckpt["rng"]
+        ranks = ckpt.get("rng_ranks", [ckpt["rng"]])
+        if len(ranks) != self.world.size:
+            raise ZooError(
+                f"the checkpoint was written by {len(ranks)} process(es); resume it with the same number "
+                f"(--nproc {len(ranks)}), not {self.world.size}"
+            )
+        self.rng_at_stop = ranks[self.world.rank]
+
+
+def _ids(device: torch.device) -> list[int] | None:
+    return [device.index] if device.type == "cuda" else None
 
 
 class EpochMeter:
     """Running loss, accuracy, images and seconds of one epoch, kept on the device (no per-step sync)."""
 
-    def __init__(self, partial: dict, device: torch.device) -> None:
-        self.device = device
+    def __init__(self, partial: dict, device: torch.device, ranks: int = 1) -> None:
+        self.device, self.ranks = device, ranks
         self.loss_sum = torch.tensor(partial["loss"], device=device)
         self.correct = torch.tensor(partial["correct"], device=device)
         self.seen, self.seconds = partial["seen"], partial["seconds"]
@@ -116,22 +151,25 @@ class EpochMeter:
         return bool(torch.isfinite(self.loss_sum))
 
     def rate(self) -> float:
-        """Images per second since this meter started."""
-        return (self.seen - self._seen_before) / (time.perf_counter() - self._started)
+        """Images per second over all ranks since this meter started (ranks run in step)."""
+        return self.ranks * (self.seen - self._seen_before) / (time.perf_counter() - self._started)
 
     def stop(self) -> None:
         synchronize(self.device)
         self.seconds += time.perf_counter() - self._started
 
-    def partial(self) -> dict:
-        return {"loss": self.loss_sum.item(), "correct": int(self.correct), "seen": self.seen, "seconds": self.seconds}
+    def partial(self, world: World) -> dict:
+        """The epoch so far, summed over the ranks (a collective); the seconds are this rank's own."""
+        loss, correct, seen = world.sum([self.loss_sum.item(), float(self.correct.item()), float(self.seen)])
+        return {"loss": loss, "correct": int(correct), "seen": int(seen), "seconds": self.seconds}
 
-    def summary(self) -> dict:
+    def summary(self, world: World) -> dict:
+        totals = self.partial(world)
         return {
-            "train_loss": self.loss_sum.item() / self.seen,
-            "train_accuracy": self.correct.item() / self.seen,
+            "train_loss": totals["loss"] / totals["seen"],
+            "train_accuracy": totals["correct"] / totals["seen"],
             "seconds": self.seconds,
-            "images_per_s": self.seen / self.seconds,
+            "images_per_s": totals["seen"] / self.seconds,
         }
 
 
@@ -151,15 +189,22 @@ def set_rng_state(state: dict, generator: torch.Generator) -> None:
 
 
 class SignalGuard:
-    """Turn SIGINT/SIGTERM into a flag the loop checks between steps; a second signal aborts."""
+    """Turn SIGINT/SIGTERM into a flag the loop checks between steps; a second signal aborts.
 
-    def __init__(self) -> None:
+    Under torchrun a Ctrl-C reaches each rank twice (from the terminal and from the launcher,
+    which forwards it), so there `repeat_aborts` is off; the launcher kills ranks that hang.
+    """
+
+    def __init__(self, repeat_aborts: bool = True) -> None:
         self.received: int | None = None
+        self.repeat_aborts = repeat_aborts
         self._old: dict[int, Any] = {}
 
     def _handle(self, signum, frame) -> None:
         if self.received is not None:
-            raise KeyboardInterrupt
+            if self.repeat_aborts:
+                raise KeyboardInterrupt
+            return
         self.received = signum
 
     def __enter__(self) -> SignalGuard:

@@ -71,7 +71,7 @@ def loss_and_logits(
 def train_step(state, x: torch.Tensor, y: torch.Tensor, autocast) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimisation step of `state`'s model on (x, y); returns the detached loss and the logits."""
     with autocast:
-        loss, logits = loss_and_logits(state.model, x, y, state.recipe, state.generator)
+        loss, logits = loss_and_logits(state.trainable, x, y, state.recipe, state.generator)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()

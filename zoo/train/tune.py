@@ -3,10 +3,17 @@
 Only the validation split is used; the test set is never seen while tuning. The recipe's own
 learning rate is the first trial, so the search can only keep it or find something better on
 the same budget. The result is a JSON of recipe overrides for `zoo train NAME --recipe FILE`.
+
+With `storage`, the study lives in one of Optuna's own storages - a journal file for workers that
+share a file system, an RDB URL (sqlite:///, postgresql://, mysql://) for workers anywhere - and any
+number of `zoo tune` processes joining the same study name split its trials: `trials` is then the
+study's total, and each worker writes the best recipe over every worker's trials.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +36,9 @@ def tune_lr(
     timeout: float = 840.0,
     epochs: int = 2,
     seed: int = 0,
+    train_samples: int = 0,
+    storage: str | None = None,
+    study_name: str | None = None,
     out: Path,
     progress: bool = True,
 ) -> dict:
@@ -39,17 +49,16 @@ def tune_lr(
     if trials < 1:
         raise ZooError(f"--trials must be >= 1, got {trials}")
     spec = get_spec(name)
-    base = spec.recipe.replace(epochs=epochs)
+    base = spec.recipe.replace(epochs=epochs, train_samples=train_samples)
+    from optuna.trial import TrialState
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
-    )
-    study.enqueue_trial({"lr": base.lr})
+    study = open_study(optuna, name, base, seed, storage, study_name)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def objective(trial) -> float:
         recipe = base.replace(lr=trial.suggest_float("lr", base.lr / 10, base.lr * 10, log=True))
+        trial.set_user_attr("worker", worker)
 
         def report(record: dict) -> None:
             trial.report(record["val_accuracy"], record["epoch"])
@@ -64,29 +73,103 @@ def tune_lr(
     bar = tqdm(total=trials, desc=f"tune {name}", unit="trial", disable=not progress)
 
     def after_trial(study, trial) -> None:
-        value = "pruned" if trial.value is None else f"val acc {trial.value:.4f}"
+        value = "no value" if trial.value is None else f"val acc {trial.value:.4f}"
         tqdm.write(f"trial {trial.number}: lr {trial.params['lr']:.3g} -> {value} ({trial.state.name.lower()})")
         bar.update(1)
-        if study.best_trial is not None:
+        if any(t.value is not None for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))):
             bar.set_postfix(best=f"{study.best_value:.4f}", lr=f"{study.best_params['lr']:.3g}")
 
     started = time.perf_counter()
-    study.optimize(objective, n_trials=trials, timeout=timeout, callbacks=[after_trial])
+    done = (TrialState.COMPLETE, TrialState.PRUNED)
+    stop_at_total = optuna.study.MaxTrialsCallback(trials, states=done)  # a shared study's total
+    # A trial that diverges (non-finite loss) fails alone; the study goes on.
+    study.optimize(
+        objective, n_trials=trials, timeout=timeout, callbacks=[after_trial, stop_at_total], catch=(ZooError,)
+    )
     bar.close()
-    summary = {
-        "model": name,
-        "overrides": {"lr": study.best_params["lr"]},
-        "best_val_accuracy": study.best_value,
-        "default_lr": base.lr,
-        "default_val_accuracy": study.trials[0].value,
-        "epochs": epochs,
-        "trials": [
-            {"number": t.number, "lr": t.params["lr"], "val_accuracy": t.value, "state": t.state.name}
-            for t in study.trials
-        ],
-        "seconds": time.perf_counter() - started,
-    }
+    summary = _summary(study, name, base, epochs, worker, time.perf_counter() - started)
     out.parent.mkdir(parents=True, exist_ok=True)
     artifacts.write_json(out, summary["overrides"])
     artifacts.write_json(out.with_name(out.stem + ".trials.json"), summary)
     return summary
+
+
+def open_study(optuna, name: str, base, seed: int, storage: str | None, study_name: str | None):
+    """A new in-memory study, or the named one in `storage`, created by whichever worker comes first.
+
+    The creator alone enqueues the recipe's own learning rate, so it is tried once, not once per worker.
+    """
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    if storage is None:
+        if study_name is not None:
+            raise ZooError("--study names a study in a storage; give --storage too")
+        study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner)
+        study.enqueue_trial({"lr": base.lr})
+        return study
+    # Each worker samples from its own seed; one seed everywhere would propose the same trials.
+    sampler = optuna.samplers.TPESampler(seed=seed * 1_000_003 + os.getpid())
+    study_name = study_name or f"zoo-{name}"
+    want = {"model": name, "epochs": base.epochs, "train_samples": base.train_samples}
+    backend = _storage(optuna, storage)
+    opened = {"study_name": study_name, "storage": backend, "sampler": sampler, "pruner": pruner}
+    try:
+        try:
+            study = optuna.create_study(direction="maximize", **opened)
+        except optuna.exceptions.DuplicatedStudyError:
+            study = optuna.load_study(**opened)
+        else:
+            for key, value in want.items():
+                study.set_user_attr(key, value)
+            study.enqueue_trial({"lr": base.lr})
+            return study
+    except Exception as exc:  # SQLAlchemy, journal and Optuna errors alike: the storage is unusable
+        raise ZooError(f"--storage {storage}: cannot open study {study_name!r} ({type(exc).__name__}: {exc})") from None
+    have = {k: study.user_attrs.get(k, want[k]) for k in want}  # the creator may not have written them yet
+    if have != want:
+        raise ZooError(f"study {study_name!r} tunes {have}, not {want}; pick another --study")
+    if study.direction != optuna.study.StudyDirection.MAXIMIZE:
+        raise ZooError(f"study {study_name!r} minimises; it is not a zoo tuning study")
+    return study
+
+
+def _storage(optuna, url: str):
+    """An RDB URL as it is; anything else is a journal file (its folder is created)."""
+    if "://" in url:
+        return url
+    from optuna.storages.journal import JournalFileBackend
+
+    path = Path(url)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ZooError(f"--storage {url}: cannot create its folder ({exc.strerror})") from None
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def _summary(study, name: str, base, epochs: int, worker: str, seconds: float) -> dict:
+    """The best recipe over every finished trial in the study (all workers'), and each trial."""
+    finished = [t for t in study.trials if t.state.is_finished() and "lr" in t.params]
+    if all(t.value is None for t in finished):
+        raise ZooError(f"study {study.study_name!r}: no trial finished, so there is no best recipe")
+    default = next((t.value for t in finished if t.params["lr"] == base.lr and t.value is not None), None)
+    return {
+        "model": name,
+        "study": study.study_name,
+        "overrides": {"lr": study.best_params["lr"]},
+        "best_val_accuracy": study.best_value,
+        "default_lr": base.lr,
+        "default_val_accuracy": default,
+        "epochs": epochs,
+        "trials": [
+            {
+                "number": t.number,
+                "lr": t.params["lr"],
+                "val_accuracy": t.value,
+                "state": t.state.name,
+                "worker": t.user_attrs.get("worker"),
+            }
+            for t in finished
+        ],
+        "worker": worker,
+        "seconds": seconds,
+    }

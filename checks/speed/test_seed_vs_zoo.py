@@ -1,0 +1,69 @@
+"""gapnet's training time beside the seed-style pipeline's, measured in one sitting (`nox -s speed`).
+
+The seed pipeline (torchvision Dataset, per-sample PIL transforms, DataLoader, batch 64, the
+GAPNet source recipe) is timed over a few hundred batches and projected to its 19 epochs of 50,000
+images; `zoo train gapnet` runs its whole registered recipe for seeds 0, 1 and 2. Each figure is a
+pytest-benchmark row with the measured facts in `extra_info`; `checks.speed.table` prints the
+side-by-side table and the ratio from the JSON. Not a gate: a full run per seed takes minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import zoo
+from zoo.data.mnist import default_data_dir, load_mnist
+from zoo.train import train
+
+ANCHOR = Path(
+    os.environ.get("ZOO_SEED_PIPELINE", Path(__file__).resolve().parents[3] / "shared/anchors/seed_pipeline.py")
+)
+SEED_EPOCHS, SEED_IMAGES = 19, 50_000  # the source recipe: 19 epochs of the 50,000 training images
+MAX_BATCHES = int(os.environ.get("ZOO_SEED_BATCHES", "300"))
+SEEDS = (0, 1, 2)
+
+
+def _seed_pipeline() -> dict:
+    if not ANCHOR.is_file():
+        pytest.fail(f"the seed pipeline is not at {ANCHOR} (set $ZOO_SEED_PIPELINE)")
+    out = subprocess.run(
+        [sys.executable, str(ANCHOR), str(default_data_dir()), "--max-batches", str(MAX_BATCHES)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    found = re.search(r"train images/s (\d+) \((\d+) images in ([\d.]+) s\)", out)
+    assert found, out
+    rate = float(found[1])
+    return {"images_per_s": rate, "batches": MAX_BATCHES, "projected_19_epochs_s": SEED_EPOCHS * SEED_IMAGES / rate}
+
+
+def test_seed_pipeline(benchmark):
+    facts = benchmark.pedantic(_seed_pipeline, rounds=1, iterations=1)
+    benchmark.extra_info.update(facts)
+    assert facts["images_per_s"] > 0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_zoo_train_gapnet(benchmark, seed, tmp_path):
+    data, recipe = load_mnist(), zoo.get_spec("gapnet").recipe
+    results = benchmark.pedantic(
+        lambda: train("gapnet", recipe, data, tmp_path / "run", seed=seed, progress=False, plots=False),
+        rounds=1,
+        iterations=1,
+    )
+    benchmark.extra_info.update(
+        seed=seed,
+        epochs=results["epochs"],
+        train_seconds=results["train_seconds"],
+        images_per_s=results["train_images_per_s"],
+        test_accuracy=results["test"]["accuracy"],
+        val_accuracy=results["val_accuracy"],
+    )
+    assert results["epochs"] == recipe.epochs or recipe.early_stopping
