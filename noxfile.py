@@ -29,6 +29,10 @@ BENCH_BASELINE = "checks/bench/baseline.json"
 BENCH_COUNTS = "checks/bench/instructions.json"  # instruction counts per (torch version, CPU architecture)
 BENCH_BASELINE_PASSES = 5  # `-- update` records each row's median and spread over this many passes
 BENCH_CONFIRMATIONS = 2  # re-runs of the rows that look slower before the gate fails
+# Instruction counts gate every row at 0.2-1.6%; wall clock backs them up against what counts
+# cannot see (a lost thread, a stall), so it gates only gross slowdowns: unchanged code has read
+# up to +24% slower, in every re-run, 20 minutes after a fresh five-pass baseline here.
+BENCH_WALL_THRESHOLD = "0.30"
 
 
 def _environment(session: nox.Session) -> None:
@@ -149,17 +153,17 @@ def _wall_clock_update(session: nox.Session, args: list[str]) -> None:
 
 def _wall_clock_gate(session: nox.Session, args: list[str]) -> None:
     """Rows that look slower are timed again; a row fails only if every attempt is slower."""
-    compare = ["python", "-m", "checks.bench.compare"]
+    compare, wall = ["python", "-m", "checks.bench.compare"], ["--threshold", BENCH_WALL_THRESHOLD]
     runs = [_pytest_bench(session, "latest", "checks/bench", *args)]
     suspects = Path(".benchmarks/suspects.txt")
     for attempt in range(1, BENCH_CONFIRMATIONS + 1):
-        session.run(*compare, *runs, BENCH_BASELINE, "--suspects", str(suspects), success_codes=[0, 1])
+        session.run(*compare, *runs, BENCH_BASELINE, *wall, "--suspects", str(suspects), success_codes=[0, 1])
         ids = suspects.read_text().split()
         if not ids:
             return
         session.log(f"confirming {len(ids)} slower benchmark(s), attempt {attempt} of {BENCH_CONFIRMATIONS}")
         runs.append(_pytest_bench(session, f"confirm-{attempt}", *ids))
-    session.run(*compare, *runs, BENCH_BASELINE)
+    session.run(*compare, *runs, BENCH_BASELINE, *wall)
 
 
 def _count_args(args: list[str]) -> list[str]:
