@@ -15,6 +15,7 @@ from optuna.storages.journal import JournalFileBackend
 
 from zoo.spec.registry import get_spec
 from zoo.train import train
+from zoo.train.state import SYNC_BATCHNORM_CPU
 
 MODEL, SEED = "dnn", 3
 OVERRIDES = {"epochs": 2, "batch_size": 128, "train_samples": 30_720}
@@ -107,6 +108,8 @@ def test_nproc_must_divide_the_batch(tmp_path):
     assert "batch size 127 does not split evenly over 2 processes" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "r").exists()
+    nobody = run_zoo("train", MODEL, "--epochs", "1", "--nproc", "0")
+    assert nobody.returncode == 1 and nobody.stderr == "zoo: error: --nproc must be >= 1, got 0\n"
 
 
 def _zoo_tune(tmp_path, name: str, out: str, *extra: str) -> list[str]:
@@ -161,3 +164,14 @@ def test_a_study_for_another_model_is_refused(tmp_path):
     assert other.returncode == 1
     assert "study 's' tunes" in other.stderr and "pick another --study" in other.stderr
     assert other.stderr.count("\n") == 1, other.stderr
+
+
+def test_sync_batchnorm_on_cpu_ranks_is_refused_before_launch(tmp_path):
+    """torch's SyncBatchNorm runs on GPUs only: CPU ranks are refused in one line, nothing started."""
+    overrides = tmp_path / "sync.json"
+    overrides.write_text(json.dumps({"sync_batchnorm": True}))
+    args = ["--recipe", str(overrides), "--epochs", "1", "--device", "cpu", "--out", str(tmp_path / "sync")]
+    done = run_zoo("train", "tiny-4k", *args, "--nproc", "2")
+    assert done.returncode == 1
+    assert done.stderr == f"zoo: error: {SYNC_BATCHNORM_CPU}\n"
+    assert not (tmp_path / "sync").exists()

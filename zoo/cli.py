@@ -104,8 +104,7 @@ def cmd_train(args) -> int:
         from zoo.train.distributed import launch, launched
 
         if not launched():
-            if recipe.batch_size % args.nproc:  # refused here, before any process starts
-                raise ZooError(f"batch size {recipe.batch_size:,} does not split evenly over {args.nproc} processes")
+            _refuse_unlaunchable(args, recipe)
             return launch(args.nproc, _without_nproc(args.argv))
     data = _load_data(args)
     if args.resume:
@@ -122,6 +121,24 @@ def cmd_train(args) -> int:
     verdict = "meets" if mean >= spec.gate.target else "MISSES"
     print(f"{spec.name}: test accuracy {mean:.4%}{spread}; {verdict} the target {spec.gate.target:.2%}")
     return 0
+
+
+def _refuse_unlaunchable(args, recipe) -> None:
+    """What would fail inside every rank is refused here, before any process starts."""
+    import torch
+
+    if args.nproc < 1:
+        raise ZooError(f"--nproc must be >= 1, got {args.nproc}")
+    if recipe.batch_size % args.nproc:
+        raise ZooError(f"batch size {recipe.batch_size:,} does not split evenly over {args.nproc} processes")
+    gpus = torch.cuda.device_count()
+    on_gpus = args.device.startswith("cuda") or (args.device == "auto" and gpus > 0)
+    if on_gpus and args.nproc > gpus:
+        raise ZooError(f"--nproc {args.nproc}: {gpus} GPU(s) here, one process each (--device cpu for CPU ranks)")
+    if recipe.sync_batchnorm and not on_gpus:
+        from zoo.train.state import SYNC_BATCHNORM_CPU
+
+        raise ZooError(SYNC_BATCHNORM_CPU)
 
 
 def _main_rank() -> bool:

@@ -27,6 +27,7 @@ ANCHOR = Path(
 SEED_EPOCHS, SEED_IMAGES = 19, 50_000  # the source recipe: 19 epochs of the 50,000 training images
 MAX_BATCHES = int(os.environ.get("ZOO_SEED_BATCHES", "300"))
 SEEDS = (0, 1, 2)
+RUNS = Path(os.environ.get("ZOO_SPEED_RUNS", "runs/speed"))  # kept: finished runs to `zoo record`
 
 
 def _seed_pipeline() -> dict:
@@ -51,10 +52,11 @@ def test_seed_pipeline(benchmark):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_zoo_train_gapnet(benchmark, seed, tmp_path):
+def test_zoo_train_gapnet(benchmark, seed):
     data, recipe = load_mnist(), zoo.get_spec("gapnet").recipe
+    out = RUNS / f"gapnet-seed{seed}"
     results = benchmark.pedantic(
-        lambda: train("gapnet", recipe, data, tmp_path / "run", seed=seed, progress=False, plots=False),
+        lambda: train("gapnet", recipe, data, out, seed=seed, overwrite=True, progress=False),
         rounds=1,
         iterations=1,
     )

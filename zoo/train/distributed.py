@@ -118,8 +118,6 @@ def launch(nproc: int, argv: list[str]) -> int:
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
-    if nproc < 1:
-        raise ZooError(f"--nproc must be >= 1, got {nproc}")
     options = torchrun.get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}", "-m", "zoo", *argv])
     try:
         torchrun.run(options)

@@ -28,6 +28,7 @@ from zoo.train.distributed import World
 from zoo.train.step import build_optimizer, build_scheduler
 
 CHECKPOINT_FORMATS = (1, 2)  # 1 also held numpy and Python RNG states, which nothing draws from now
+SYNC_BATCHNORM_CPU = "recipe: sync_batchnorm needs CUDA ranks (torch's SyncBatchNorm runs on GPUs only)"
 EMPTY_EPOCH = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
 
 
@@ -59,6 +60,8 @@ class TrainState:
         torch.manual_seed(seed)
         model = builder()
         if world.size > 1 and recipe.sync_batchnorm:
+            if device.type != "cuda":
+                raise ZooError(SYNC_BATCHNORM_CPU)
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         model = place(model, device)
         trainable = model if world.size == 1 else DistributedDataParallel(model, device_ids=_ids(device))
