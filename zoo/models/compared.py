@@ -28,12 +28,20 @@ def _adam(lr: float, epochs: int) -> Recipe:
     return Recipe(optimizer="adam", lr=lr, schedule="constant", epochs=epochs, batch_size=128)
 
 
+# The source names Adam (Keras defaults: lr 1e-3, no schedule) and no augmentation; `_adam` is that
+# reading of it. Ours, chosen on the validation split among five seed-0 variants (README: results
+# of record): One-Cycle at 3e-3 for 20 epochs with a light warp. Validation 98.83% against 97.77%.
+DNN_RECIPE = _adam(3e-3, 20).replace(
+    schedule="onecycle", augment={"rotation": 8.0, "translate": 0.08, "scale": (0.95, 1.05)}
+)
+
+
 @register_model(
     "dnn",
     constraints=[RequiresDropout(), IOContract(), Exportable("onnx")],
-    recipe=_adam(1e-3, 10),
-    gate=Gate(target=0.9814, seeds=3, quick=QuickGate(epochs=1, floor=0.95), cpu_minutes=1),
-    source=dataclasses.replace(SOURCE, reported_accuracy=0.9814),  # F1 0.9813, AUC 0.9991
+    recipe=DNN_RECIPE,
+    gate=Gate(target=0.9814, seeds=3, quick=QuickGate(epochs=1, floor=0.95), cpu_minutes=2),
+    source=dataclasses.replace(SOURCE, recipe=_adam(1e-3, 10), reported_accuracy=0.9814),  # F1 0.9813, AUC 0.9991
 )
 def dnn(classes: int = 10) -> nn.Module:
     """A plain multilayer perceptron on the flattened image: 784-512-256-10."""
@@ -49,13 +57,22 @@ def dnn(classes: int = 10) -> nn.Module:
     )
 
 
+# Chosen on the validation split among four seed-0 variants of One-Cycle Adam at 3e-3 (README):
+# a light warp and label smoothing 0.1 over 10 epochs, validation 99.41% (99.33% without either
+# or with 15 epochs). The zoo's first recipe, Adam 1e-3 for 8 epochs, is kept as the source's.
+CONVNET_RECIPE = _adam(3e-3, 10).replace(
+    schedule="onecycle", label_smoothing=0.1, augment={"rotation": 10.0, "translate": 0.1}
+)
+
+
 @register_model(
     "convnet",
     constraints=[IOContract(), Exportable("onnx")],
-    recipe=_adam(1e-3, 8),
-    gate=Gate(target=0.9929, seeds=3, cpu_minutes=3),
+    recipe=CONVNET_RECIPE,
+    gate=Gate(target=0.9929, seeds=3, cpu_minutes=2),
     source=dataclasses.replace(
         SOURCE,
+        recipe=_adam(1e-3, 8),
         reported_accuracy=0.9929,  # F1 0.9931
         notes="Its learning rate was tuned with a tuner in the source project (`zoo tune convnet`).",
     ),
