@@ -63,6 +63,13 @@ def test_runs_of_a_recipe_no_longer_registered_do_not_count(ledger):
     assert rows["gapnet"]["seeds"] == 3 and rows["gapnet"]["accuracy"] > 0.99
 
 
+def test_a_seed_trained_again_counts_once_with_its_latest_record(ledger):
+    write_ledger(ledger, [{**fake_record("gapnet", 1, 0.9960), "weights_sha256": "again"}])
+    rows = {r["model"]: r for r in leaderboard(read_ledger(ledger))}
+    assert rows["gapnet"]["seeds"] == 3
+    assert rows["gapnet"]["accuracy"] == pytest.approx((0.9940 + 0.9960 + 0.9945) / 3)
+
+
 def test_a_ledger_line_without_its_recipe_is_refused(tmp_path):
     record = fake_record("dnn", 0, 0.98)
     del record["recipe"]

@@ -34,9 +34,10 @@ SOURCE_RECIPE = Recipe(
     augment=Augment(rotation=7.0, translate=0.1, scale=(0.95, 1.05), perspective=0.3, brightness=0.1, contrast=0.1),
 )
 
-# Ours: the same optimizer, schedule and augmentation, with a larger batch and fewer epochs so
-# that a 2-core CPU finishes inside ten minutes (see README for the side-by-side figures).
-RECIPE = SOURCE_RECIPE.replace(epochs=12, batch_size=128, lr=0.2)
+# Ours: the same optimizer, schedule and augmentation with a larger batch and fewer epochs. The
+# length is the shortest whose seed-0 validation accuracy matched 12 epochs' (99.33%): 9 epochs
+# 99.33%, 9 with label smoothing 0.1 99.26%, 8 epochs 99.27% (README: speed).
+RECIPE = SOURCE_RECIPE.replace(epochs=9, batch_size=128, lr=0.2)
 
 
 @register_model(
@@ -51,7 +52,7 @@ RECIPE = SOURCE_RECIPE.replace(epochs=12, batch_size=128, lr=0.2)
         Exportable("onnx"),
     ],
     recipe=RECIPE,
-    gate=Gate(target=0.994, seeds=3, quick=QuickGate(epochs=1, floor=0.985), cpu_minutes=9),
+    gate=Gate(target=0.994, seeds=3, quick=QuickGate(epochs=1, floor=0.985), cpu_minutes=4),
     budgets=[MaxEpochs(19)],  # the source: 99.4% in fewer than 20 epochs
     source=Source(
         "GAPNet project: conv blocks 16/32, maxpool, 32/16, maxpool, 32, GAP, 1x1 conv to 10",

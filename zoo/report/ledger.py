@@ -31,10 +31,15 @@ def recipe_hash(recipe: dict) -> str:
 
 
 def of_registered_recipe(name: str, records: list[dict]) -> list[dict]:
-    """The records trained with `name`'s registered recipe: after a recipe changes, older runs stay
-    in the ledger as history but no longer stand for the model."""
+    """The records that stand for `name`: its registered recipe, and per seed the latest recorded.
+
+    After a recipe changes, older runs stay in the ledger as history but no longer count; a seed
+    trained again (by newer code: a faster memory layout changes the weights, not the recipe)
+    replaces its earlier record, so a mean never counts one seed twice.
+    """
     recipe = get_spec(name).recipe
-    return [r for r in records if Recipe.from_dict(r["recipe"]) == recipe]
+    latest = {r["seed"]: r for r in records if Recipe.from_dict(r["recipe"]) == recipe}
+    return sorted(latest.values(), key=lambda r: r["seed"])
 
 
 def ledger_file(root: Path, model: str, experiment: bool = False) -> Path:
