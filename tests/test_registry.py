@@ -83,7 +83,10 @@ def test_spec_fields_are_grouped_once():
     spec = zoo.get_spec("gapnet")
     assert spec.gate.quick is not None and spec.source.recipe is not None
     assert spec.source_recipe is spec.source.recipe
-    assert zoo.get_spec("dnn").source_recipe is zoo.get_spec("dnn").recipe  # the source's own recipe
+    for name in zoo.list_models():
+        own = zoo.get_spec(name)
+        expected = own.recipe if own.source.recipe is None else own.source.recipe  # None: ours is the source's
+        assert own.source_recipe is expected, name
 
 
 def _python(tmp_path: Path, plugins: str, code: str) -> subprocess.CompletedProcess:
