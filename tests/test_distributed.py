@@ -13,8 +13,12 @@ import pytest
 from conftest import run_zoo
 from optuna.storages.journal import JournalFileBackend
 
+from zoo.artifacts import load_weights
+from zoo.spec.builder import create_model
 from zoo.spec.registry import get_spec
 from zoo.train import train
+from zoo.train.distributed import World
+from zoo.train.evaluate import loss_and_accuracy, predict
 from zoo.train.state import SYNC_BATCHNORM_CPU
 
 MODEL, SEED = "dnn", 3
@@ -62,6 +66,16 @@ def test_two_ranks_see_every_image_once_per_epoch(two_ranks):
         # images/s times seconds is the images both ranks trained on, summed over the ranks
         assert round(record["images_per_s"] * record["seconds"]) == steps * OVERRIDES["batch_size"]
     assert results["epochs"] == 2
+
+
+def test_validation_shared_by_two_ranks_is_the_whole_split(two_ranks, mnist):
+    """Each rank validates half the images; the recorded figure is the whole split's, as one process sees it."""
+    out, _ = two_ranks
+    model, _ = load_weights(out / "model.safetensors", create_model)
+    loss, accuracy = loss_and_accuracy(predict(model, mnist.val_x), mnist.val_y)
+    last = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["val_accuracy"] == pytest.approx(accuracy, abs=1e-9)
+    assert last["val_loss"] == pytest.approx(loss, rel=1e-5)
 
 
 def test_two_ranks_match_one_process_within_half_a_point(two_ranks, mnist, tmp_path):
@@ -175,3 +189,9 @@ def test_sync_batchnorm_on_cpu_ranks_is_refused_before_launch(tmp_path):
     assert done.returncode == 1
     assert done.stderr == f"zoo: error: {SYNC_BATCHNORM_CPU}\n"
     assert not (tmp_path / "sync").exists()
+
+
+@pytest.mark.parametrize("n, size", [(10_000, 2), (10_001, 2), (7, 3), (2, 4)])
+def test_rank_shares_cover_every_item_once_in_order(n, size):
+    shares = [World(rank, size).part(n) for rank in range(size)]
+    assert [i for share in shares for i in range(n)[share]] == list(range(n))

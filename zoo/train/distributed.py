@@ -64,6 +64,17 @@ class World:
         dist.all_gather_object(out, obj)
         return out
 
+    def part(self, n: int) -> slice:
+        """This rank's contiguous share of `n` items; the shares cover them once, in rank order."""
+        per = -(-n // self.size)
+        return slice(min(self.rank * per, n), min((self.rank + 1) * per, n))
+
+    def concat(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Every rank's `tensor` joined along the first axis in rank order, on every rank."""
+        if self.size == 1:
+            return tensor
+        return torch.cat(self.gather(tensor.cpu())).to(tensor.device)
+
     def on_main(self, action) -> Any:
         """Run `action` on rank 0 only; a `ZooError` it raises is raised on every rank.
 

@@ -149,10 +149,10 @@ def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch:
                     quiet=not world.main,
                 )
 
-            # Validate (rank 0, shared with the others), record, checkpoint.
+            # Validate (each rank its share of the images, every rank all the logits), record, checkpoint.
             totals = meter.summary(world)
-            val = predict(state.model, data.val_x) if world.main else None
-            val_loss, val_acc = world.share(loss_and_accuracy(val, data.val_y) if world.main else None)
+            val = world.concat(predict(state.model, data.val_x[world.part(len(data.val_x))]))
+            val_loss, val_acc = loss_and_accuracy(val, data.val_y)
             record = {
                 "epoch": state.epoch + 1,
                 **{k: totals[k] for k in ("train_loss", "train_accuracy")},
