@@ -66,7 +66,7 @@ def _constraints(budget: int, dropout: bool) -> list:
     "tiny-8k",
     constraints=_constraints(9_000, dropout=False),
     recipe=RECIPE,
-    gate=Gate(target=0.992, seeds=3, cpu_minutes=4),
+    gate=Gate(target=0.992, seeds=3, cpu_minutes=3),
     source=Source(PROJECT, reported_accuracy=0.9887, params=8_716),
 )
 def tiny_8k(classes: int = 10) -> nn.Module:
@@ -78,7 +78,7 @@ def tiny_8k(classes: int = 10) -> nn.Module:
     "tiny-4k",
     constraints=_constraints(4_000, dropout=True),
     recipe=RECIPE,
-    gate=Gate(target=0.9869, seeds=3, cpu_minutes=5),
+    gate=Gate(target=0.9869, seeds=3, cpu_minutes=4),
     source=Source(PROJECT, reported_accuracy=0.9869, params=3_964),
 )
 def tiny_4k(classes: int = 10) -> nn.Module:
