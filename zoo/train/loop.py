@@ -5,8 +5,9 @@ evaluates on the test set once and writes the results. The pieces live beside th
 `state` (what a checkpoint holds), `step` (the maths), `rundir` (files), `console` (what is
 printed), `patience` (early stopping), `device` (what changes on CUDA), `distributed` (ranks).
 
-Under torchrun every rank runs this same code on its slice of each batch; rank 0 alone validates,
-evaluates on the test set, prints and writes the run directory, and shares what the others need.
+Under torchrun every rank runs this same code on its slice of each batch and its share of the
+validation images; rank 0 alone evaluates on the test set, prints and writes the run directory, and
+shares what the others need.
 """
 
 from __future__ import annotations
