@@ -59,8 +59,8 @@ def _train_gapnet(seed: int) -> dict:
     if NPROC == 1:
         data = load_mnist()
         return train("gapnet", zoo.get_spec("gapnet").recipe, data, out, seed=seed, overwrite=True, progress=False)
-    command = ["zoo", "train", "gapnet", "--seed", str(seed), "--nproc", str(NPROC), "--out", str(out), "--quiet"]
-    subprocess.run([*command, "--overwrite"], check=True, capture_output=True)
+    launch = ["--seed", str(seed), "--nproc", str(NPROC), "--out", str(out), "--overwrite", "--quiet"]
+    subprocess.run([sys.executable, "-m", "zoo", "train", "gapnet", *launch], check=True, capture_output=True)
     return json.loads((out / "results.json").read_text())
 
 

@@ -65,9 +65,9 @@ class World:
         return out
 
     def part(self, n: int) -> slice:
-        """This rank's contiguous share of `n` items; the shares cover them once, in rank order."""
-        per = -(-n // self.size)
-        return slice(min(self.rank * per, n), min((self.rank + 1) * per, n))
+        """This rank's contiguous share of `n` items: the shares cover them once, in rank order, and
+        differ in size by at most one (so no rank is left idle while another predicts)."""
+        return slice(self.rank * n // self.size, (self.rank + 1) * n // self.size)
 
     def concat(self, tensor: torch.Tensor) -> torch.Tensor:
         """Every rank's `tensor` joined along the first axis in rank order, on every rank."""
