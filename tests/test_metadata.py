@@ -74,6 +74,8 @@ def test_recipes_reject_unknown_and_ill_typed_keys():
         recipe.replace(augment={"rotate": 3})
     with pytest.raises(zoo.ZooError, match="epochs must be >= 1"):
         recipe.replace(epochs=0)
+    with pytest.raises(zoo.ZooError, match=r"precision must be one of \('auto', 'bf16'\), got 'fp8'"):
+        recipe.replace(precision="fp8")
     changed = recipe.replace(epochs=3, lr=1, augment={"scale": [0.9, 1.1]})
     assert (changed.epochs, changed.lr, changed.augment.scale) == (3, 1.0, (0.9, 1.1))
     assert changed.augment.rotation == recipe.augment.rotation

@@ -20,6 +20,7 @@ from tests.conftest import run_zoo
 from zoo import artifacts
 from zoo.errors import ZooError
 from zoo.train import resume, train
+from zoo.train.device import autocast
 from zoo.train.rundir import RunDir
 
 # Short enough for CI: 4,096 images, 64 steps an epoch.
@@ -48,6 +49,21 @@ def test_run_directory_has_everything(mnist, tmp_path):
     assert sidecar["model"] == "tiny-4k" and sidecar["sha256"] == artifacts.sha256(run / "model.safetensors")
     config = json.loads((run / "config.json").read_text())
     assert config["recipe"]["train_samples"] == 4096 and config["source_recipe"]["epochs"] == 14
+
+
+def test_bf16_precision_is_autocast_on_cpu_and_auto_is_not():
+    layer, x = torch.nn.Linear(4, 4), torch.ones(2, 4)
+    with autocast(torch.device("cpu"), "bf16"):
+        assert layer(x).dtype == torch.bfloat16
+    with autocast(torch.device("cpu"), "auto"):
+        assert layer(x).dtype == torch.float32
+
+
+def test_bf16_recipe_trains_other_bytes_than_fp32(mnist, tmp_path):
+    fp32 = train("tiny-4k", short_recipe(), mnist, tmp_path / "a", seed=3, progress=False, plots=False)
+    bf16 = train("tiny-4k", short_recipe(precision="bf16"), mnist, tmp_path / "b", seed=3, progress=False, plots=False)
+    assert fp32["test"]["accuracy"] > 0.5 and bf16["test"]["accuracy"] > 0.5
+    assert (tmp_path / "a/model.safetensors").read_bytes() != (tmp_path / "b/model.safetensors").read_bytes()
 
 
 def test_same_seed_same_metrics_on_cpu(mnist, tmp_path):

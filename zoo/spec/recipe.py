@@ -20,6 +20,7 @@ from zoo.errors import ZooError
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("onecycle", "step", "constant")
+PRECISIONS = ("auto", "bf16")
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Recipe:
     early_stopping: int = 0  # patience in epochs on validation accuracy; 0 = off
     train_samples: int = 0  # use only the first N training images (smoke tests); 0 = all
     sync_batchnorm: bool = False  # several ranks: BatchNorm statistics over the global batch, not each slice
+    precision: str = "auto"  # training matmuls/convs: auto = bf16 autocast on CUDA only; bf16 = on every device
     augment: Augment = field(default_factory=Augment)
 
     def __post_init__(self) -> None:
@@ -67,6 +69,8 @@ class Recipe:
             raise ZooError(f"recipe: optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
             raise ZooError(f"recipe: schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.precision not in PRECISIONS:
+            raise ZooError(f"recipe: precision must be one of {PRECISIONS}, got {self.precision!r}")
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ZooError(f"recipe: {name} must be >= 1, got {getattr(self, name)}")

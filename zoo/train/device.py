@@ -37,9 +37,16 @@ def layout(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
-def autocast(device: torch.device) -> torch.autocast:
-    """bf16 autocast on CUDA, a no-op elsewhere."""
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+def autocast(device: torch.device, precision: str = "auto") -> torch.autocast:
+    """bf16 autocast for training: always on CUDA; on a CPU only where the recipe asks for it.
+
+    "auto" leaves CPU training in fp32, so every recipe that predates the choice trains to the same
+    bytes. "bf16" is for the big models on CPUs with bf16 units (AVX512-BF16, AMX), where it roughly
+    halves a step; on other CPUs it is still correct, only not faster.
+    """
+    on_cpu = device.type == "cpu" and precision == "bf16"
+    kind = "cpu" if on_cpu else "cuda"
+    return torch.autocast(kind, dtype=torch.bfloat16, enabled=on_cpu or device.type == "cuda")
 
 
 def finite_check_every(device: torch.device) -> int:

@@ -108,7 +108,7 @@ def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch:
     n_train = recipe.train_samples or len(data.train_x)
     train_x, train_y = data.train_x[:n_train], data.train_y[:n_train]
     patience = Patience.replay(recipe.early_stopping, state.history)
-    check_every, mixed = finite_check_every(dev), autocast(dev)
+    check_every, mixed = finite_check_every(dev), autocast(dev, recipe.precision)
     mine = slice(world.rank * state.local_batch, (world.rank + 1) * state.local_batch)  # this rank's slice
 
     with SignalGuard(repeat_aborts=world.size == 1) as guard:
