@@ -19,7 +19,7 @@ import zoo
 from tests.conftest import run_zoo
 from zoo import artifacts
 from zoo.errors import ZooError
-from zoo.train import resume, train
+from zoo.train import device, resume, train
 from zoo.train.device import autocast
 from zoo.train.rundir import RunDir
 
@@ -51,15 +51,27 @@ def test_run_directory_has_everything(mnist, tmp_path):
     assert config["recipe"]["train_samples"] == 4096 and config["source_recipe"]["epochs"] == 14
 
 
-def test_bf16_precision_is_autocast_on_cpu_and_auto_is_not():
-    layer, x = torch.nn.Linear(4, 4), torch.ones(2, 4)
-    with autocast(torch.device("cpu"), "bf16"):
+def test_bf16_precision_is_autocast_on_a_bf16_cpu_and_auto_is_not(monkeypatch):
+    layer, x, cpu = torch.nn.Linear(4, 4), torch.ones(2, 4), torch.device("cpu")
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: True)
+    with autocast(cpu, "bf16"):
         assert layer(x).dtype == torch.bfloat16
-    with autocast(torch.device("cpu"), "auto"):
+    with autocast(cpu, "auto"):
+        assert layer(x).dtype == torch.float32
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: False)  # an AVX2-only CI runner
+    with autocast(cpu, "bf16"):
         assert layer(x).dtype == torch.float32
 
 
-def test_bf16_recipe_trains_other_bytes_than_fp32(mnist, tmp_path):
+def test_a_bf16_recipe_on_a_cpu_without_bf16_trains_in_fp32_and_says_so(mnist, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: False)
+    train("tiny-4k", short_recipe(epochs=1, precision="bf16"), mnist, tmp_path / "run", progress=False, plots=False)
+    assert "tiny-4k: this cpu has no native bf16; the recipe's bf16 steps run in fp32" in capsys.readouterr().out
+    assert json.loads((tmp_path / "run/config.json").read_text())["train_precision"] == "fp32"
+
+
+def test_bf16_recipe_trains_other_bytes_than_fp32(mnist, tmp_path, monkeypatch):
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: True)  # emulated (slower) where it is not native
     fp32 = train("tiny-4k", short_recipe(), mnist, tmp_path / "a", seed=3, progress=False, plots=False)
     bf16 = train("tiny-4k", short_recipe(precision="bf16"), mnist, tmp_path / "b", seed=3, progress=False, plots=False)
     assert fp32["test"]["accuracy"] > 0.5 and bf16["test"]["accuracy"] > 0.5

@@ -93,6 +93,7 @@ def make_record(run: FinishedRun) -> dict:
         "device": str(results["device"]).split(":")[0],
         "device_name": config.get("device_name", "unknown"),
         "world_size": config.get("world_size", 1),
+        "train_precision": config.get("train_precision") or _precision_before_it_was_written(config),
         "torch": config["torch"],
         "epochs": results["epochs"],
         "train_seconds": round(results["train_seconds"], 1),
@@ -105,6 +106,11 @@ def make_record(run: FinishedRun) -> dict:
         "weights_sha256": run.weights_sha256,
         "recorded": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _precision_before_it_was_written(config: dict) -> str:
+    """Runs older than config.json's "train_precision": bf16 on CUDA, and on a CPU where the recipe said so."""
+    return "bf16" if config["device"].startswith("cuda") or config["recipe"].get("precision") == "bf16" else "fp32"
 
 
 def record_run(run_dir: Path, root: Path = DEFAULT_LEDGER, *, experiment: bool = False) -> tuple[dict, Path]:

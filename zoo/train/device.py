@@ -37,16 +37,34 @@ def layout(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
-def autocast(device: torch.device, precision: str = "auto") -> torch.autocast:
-    """bf16 autocast for training: always on CUDA; on a CPU only where the recipe asks for it.
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN has native bf16 kernels on this CPU (AVX512 cores, AVX512-BF16, AMX).
 
-    "auto" leaves CPU training in fp32, so every recipe that predates the choice trains to the same
-    bytes. "bf16" is for the big models on CPUs with bf16 units (AVX512-BF16, AMX), where it roughly
-    halves a step; on other CPUs it is still correct, only not faster.
+    Elsewhere (AVX2-only CPUs, such as many hosted CI runners) bf16 is emulated and a training step
+    runs several times slower than in fp32, so a bf16 recipe trains in fp32 there.
     """
-    on_cpu = device.type == "cpu" and precision == "bf16"
-    kind = "cpu" if on_cpu else "cuda"
-    return torch.autocast(kind, dtype=torch.bfloat16, enabled=on_cpu or device.type == "cuda")
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch built without oneDNN
+        return False
+
+
+def training_precision(device: torch.device, precision: str) -> str:
+    """What a training step computes in: "bf16" (autocast) or "fp32".
+
+    "auto": bf16 on CUDA, fp32 elsewhere, so every recipe that predates the choice trains to the
+    same bytes. "bf16": also on a CPU that computes bf16 natively, where it roughly halves a step of
+    the big models; on one that does not, fp32 (faster there, and said in one line).
+    """
+    if device.type == "cuda":
+        return "bf16"
+    return "bf16" if device.type == "cpu" and precision == "bf16" and cpu_has_bf16() else "fp32"
+
+
+def autocast(device: torch.device, precision: str = "auto") -> torch.autocast:
+    """The training step's autocast context for `training_precision(device, precision)`."""
+    kind = "cuda" if device.type == "cuda" else "cpu"
+    return torch.autocast(kind, dtype=torch.bfloat16, enabled=training_precision(device, precision) == "bf16")
 
 
 def finite_check_every(device: torch.device) -> int:

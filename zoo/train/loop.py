@@ -25,7 +25,7 @@ from zoo.errors import Interrupted, ZooError
 from zoo.spec.recipe import Recipe
 from zoo.spec.registry import get_spec
 from zoo.train.console import Console
-from zoo.train.device import autocast, finite_check_every, layout, resolve_device, synchronize
+from zoo.train.device import autocast, finite_check_every, layout, resolve_device, synchronize, training_precision
 from zoo.train.distributed import World, join
 from zoo.train.evaluate import loss_and_accuracy, predict, test_metrics
 from zoo.train.patience import Patience
@@ -76,6 +76,7 @@ def start(name: str, recipe: Recipe, data: MNIST, run_dir, *, seed: int, device:
         "source_recipe": get_spec(name).source_recipe.to_dict(),
         "torch": torch.__version__,
         "device_name": device_name(world.device),
+        "train_precision": training_precision(world.device, recipe.precision),
         **({"world_size": world.size} if world.size > 1 else {}),
         **code_commit(),
     }
@@ -109,6 +110,8 @@ def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch:
     train_x, train_y = data.train_x[:n_train], data.train_y[:n_train]
     patience = Patience.replay(recipe.early_stopping, state.history)
     check_every, mixed = finite_check_every(dev), autocast(dev, recipe.precision)
+    if recipe.precision == "bf16" and training_precision(dev, recipe.precision) != "bf16":
+        console.note(f"{state.name}: this {dev.type} has no native bf16; the recipe's bf16 steps run in fp32")
     mine = slice(world.rank * state.local_batch, (world.rank + 1) * state.local_batch)  # this rank's slice
 
     with SignalGuard(repeat_aborts=world.size == 1) as guard:
