@@ -95,7 +95,7 @@ def _cells(r: dict) -> list[str]:
     timed = len(r["devices"]) == 1  # times from different devices do not average
     return [
         *facts,
-        f"{_pct(r['accuracy'])} ± {r['accuracy_std'] * 100:.2f}",
+        f"{_pct(r['accuracy'])} ± {r['accuracy_std'] * 100:.2f}" if r["seeds"] > 1 else _pct(r["accuracy"]),
         str(r["seeds"]),
         ", ".join(r["devices"]),
         f"{r['macro_f1']:.4f}",
