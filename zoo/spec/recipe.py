@@ -61,7 +61,7 @@ class Recipe:
     early_stopping: int = 0  # patience in epochs on validation accuracy; 0 = off
     train_samples: int = 0  # use only the first N training images (smoke tests); 0 = all
     sync_batchnorm: bool = False  # several ranks: BatchNorm statistics over the global batch, not each slice
-    precision: str = "auto"  # training matmuls/convs: auto = bf16 autocast on CUDA only; bf16 = on every device
+    precision: str = "auto"  # training step: auto = bf16 autocast on CUDA only; bf16 = also on CPUs with native bf16
     augment: Augment = field(default_factory=Augment)
 
     def __post_init__(self) -> None:
