@@ -130,12 +130,20 @@ class _Resize(nn.Module):
         return F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
 
 
+# The source's five constant-LR Adam epochs, re-shaped as One-Cycle at 2e-3 with label smoothing
+# 0.1, a light warp and bf16 (on CPUs that have it), chosen on the validation split: 98.68% against
+# the source recipe's 98.36% (seed 0, README: results of record).
+RESNET50_RECIPE = _adam(2e-3, 5).replace(
+    schedule="onecycle", label_smoothing=0.1, precision="bf16", augment={"rotation": 10.0, "translate": 0.1}
+)
+
+
 @register_model(
     "resnet50",
     constraints=[RequiresBatchNorm(), IOContract()],
-    recipe=_adam(1e-3, 5),
+    recipe=RESNET50_RECIPE,
     gate=Gate(target=0.99, cpu_minutes=25),
-    source=dataclasses.replace(SOURCE, reported_accuracy=0.9862),  # with the input resized 28 -> 32
+    source=dataclasses.replace(SOURCE, recipe=_adam(1e-3, 5), reported_accuracy=0.9862),  # input resized 28 -> 32
 )
 def resnet50(classes: int = 10) -> nn.Module:
     """torchvision's ResNet50 with a 1-channel stem, fed MNIST resized to 32x32."""
