@@ -5,10 +5,12 @@ from __future__ import annotations
 from torch import nn
 
 
-def conv_bn_relu(cin: int, cout: int, kernel: int = 3, padding: int = 0, dropout: float = 0.0) -> nn.Sequential:
+def conv_bn_relu(
+    cin: int, cout: int, kernel: int = 3, padding: int = 0, dropout: float = 0.0, dilation: int = 1
+) -> nn.Sequential:
     """Conv (no bias: BatchNorm has one) -> BatchNorm -> ReLU -> optional Dropout."""
     layers: list[nn.Module] = [
-        nn.Conv2d(cin, cout, kernel, padding=padding, bias=False),
+        nn.Conv2d(cin, cout, kernel, padding=padding, dilation=dilation, bias=False),
         nn.BatchNorm2d(cout),
         nn.ReLU(inplace=True),
     ]

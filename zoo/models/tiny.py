@@ -49,12 +49,20 @@ def _tiny(widths: list[int], dropout: float, classes: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-# Step 3's own recipe: the same augmentation, but longer at a high learning rate and twice the
-# updates per epoch; the shared recipe above left it underfitting (train 98.7%, test 99.26%).
-# Weight decay 1e-4 was chosen among eight variants on the validation split alone (five seeds
-# each for the three best). Test, on an H100: 99.40% +- 0.06 over seeds 0-4 (99.39% without it);
-# on the 2-core CPU, seed 0: 99.46%. It sits at the bar, not above it.
-AUG_RECIPE = RECIPE.replace(lr=0.1, step_size=4, gamma=0.25, batch_size=64, weight_decay=1e-4)
+# Step 3's own recipe, chosen on the validation split among thirteen seed-0 variants (README:
+# results of record): One-Cycle SGD and a lighter warp than the shared recipe (rotation 5,
+# translate 0.05, no crop), which left this net underfitting. With the dilated conv below, the last
+# three epochs on validation went 99.33/99.38/99.39% -> 99.46/99.50/99.47%.
+AUG_RECIPE = Recipe(
+    optimizer="sgd",
+    lr=0.1,
+    momentum=0.9,
+    nesterov=True,
+    schedule="onecycle",
+    epochs=14,
+    batch_size=64,
+    augment=Augment(rotation=5.0, translate=0.05),
+)
 
 
 def _constraints(budget: int, dropout: bool) -> list:
@@ -95,15 +103,19 @@ def tiny_4k(classes: int = 10) -> nn.Module:
     source=Source(PROJECT, recipe=RECIPE, reported_accuracy=0.9948, params=7_926),
 )
 def tiny_8k_aug(classes: int = 10) -> nn.Module:
-    """Step 3 (<8K params): width early, a 1x1 squeeze after the pool, Dropout, rotation + crop."""
+    """Step 3 (<8K params): width early, a 1x1 squeeze after the pool, Dropout, one dilated conv.
+
+    The dilation costs no weights and widens the last layer's receptive field from 18 to 22 pixels:
+    every output now sees a digit's whole 20-pixel box, where before it saw part of one.
+    """
     return nn.Sequential(
         conv_bn_relu(1, 10, dropout=0.05),  # 26
         conv_bn_relu(10, 16, dropout=0.05),  # 24
         nn.MaxPool2d(2),  # 12
         conv_bn_relu(16, 10, kernel=1),  # 12, the squeeze
         conv_bn_relu(10, 16, dropout=0.05),  # 10
-        conv_bn_relu(16, 16, dropout=0.05),  # 8
-        conv_bn_relu(16, 14),  # 6
+        conv_bn_relu(16, 16, dropout=0.05, dilation=2),  # 6
+        conv_bn_relu(16, 14),  # 4
         GlobalAvgPool(keepdim=True),
         nn.Conv2d(14, classes, 1, bias=False),
         nn.Flatten(),
