@@ -221,6 +221,15 @@ def test_export_onnx_with_parity_on_test_images(tmp_path):
 
 
 def test_export_errors_are_one_line(tmp_path):
-    proc = run_zoo("export", "resnet50", "--pretrained", "--out", str(tmp_path / "r.onnx"))
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip() == "zoo: error: no published weights for 'resnet50' (see `zoo list --pretrained`)"
+    """Both ways a model can lack a file: no weights entry at all, and an entry with no host yet."""
+    entries = set(published.list_weights())
+    without_entry = next(name for name in zoo.list_models() if name not in entries)
+    unhosted = next(name for name in sorted(entries) if not zoo.get_weights(name).published)
+    expected = {
+        without_entry: f"zoo: error: no published weights for '{without_entry}' (see `zoo list --pretrained`)",
+        unhosted: f"zoo: error: {unhosted}: its weights are not published yet (no public host for them)",
+    }
+    for name, message in expected.items():
+        proc = run_zoo("export", name, "--pretrained", "--out", str(tmp_path / f"{name}.onnx"))
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert proc.stderr.strip() == message
