@@ -109,14 +109,14 @@ def tiny_8k_aug(classes: int = 10) -> nn.Module:
     every output now sees a digit's whole 20-pixel box, where before it saw part of one.
     """
     return nn.Sequential(
-        conv_bn_relu(1, 10, dropout=0.05),  # 26
-        conv_bn_relu(10, 16, dropout=0.05),  # 24
+        conv_bn_relu(1, 8, dropout=0.05),  # 26
+        conv_bn_relu(8, 16, dropout=0.05),  # 24
         nn.MaxPool2d(2),  # 12
         conv_bn_relu(16, 10, kernel=1),  # 12, the squeeze
         conv_bn_relu(10, 16, dropout=0.05),  # 10
         conv_bn_relu(16, 16, dropout=0.05, dilation=2),  # 6
-        conv_bn_relu(16, 14),  # 4
+        conv_bn_relu(16, 16),  # 4
         GlobalAvgPool(keepdim=True),
-        nn.Conv2d(14, classes, 1, bias=False),
+        nn.Conv2d(16, classes, 1, bias=False),
         nn.Flatten(),
     )
