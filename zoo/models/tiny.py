@@ -109,11 +109,11 @@ def tiny_8k_aug(classes: int = 10) -> nn.Module:
     every output now sees a digit's whole 20-pixel box, where before it saw part of one.
     """
     return nn.Sequential(
-        conv_bn_relu(1, 8, dropout=0.05),  # 26
-        conv_bn_relu(8, 16, dropout=0.05),  # 24
+        conv_bn_relu(1, 6, dropout=0.05),  # 26
+        conv_bn_relu(6, 16, dropout=0.05),  # 24
         nn.MaxPool2d(2),  # 12
-        conv_bn_relu(16, 10, kernel=1),  # 12, the squeeze
-        conv_bn_relu(10, 16, dropout=0.05),  # 10
+        conv_bn_relu(16, 12, kernel=1),  # 12, the squeeze
+        conv_bn_relu(12, 16, dropout=0.05),  # 10
         conv_bn_relu(16, 16, dropout=0.05, dilation=2),  # 6
         conv_bn_relu(16, 16),  # 4
         GlobalAvgPool(keepdim=True),
