@@ -62,6 +62,7 @@ class Recipe:
     train_samples: int = 0  # use only the first N training images (smoke tests); 0 = all
     sync_batchnorm: bool = False  # several ranks: BatchNorm statistics over the global batch, not each slice
     precision: str = "auto"  # training step: auto = bf16 autocast on CUDA only; bf16 = also on CPUs with native bf16
+    ema_decay: float = 0.0  # validate, test and publish a per-step moving average of the weights; 0 = off
     augment: Augment = field(default_factory=Augment)
 
     def __post_init__(self) -> None:
@@ -76,6 +77,8 @@ class Recipe:
                 raise ZooError(f"recipe: {name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ZooError(f"recipe: lr must be > 0, got {self.lr}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ZooError(f"recipe: ema_decay must be in [0, 1), got {self.ema_decay}")
 
     def replace(self, **overrides: Any) -> Recipe:
         """A copy with `overrides` applied; `augment` may be a partial dict."""

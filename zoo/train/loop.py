@@ -155,7 +155,7 @@ def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch:
 
             # Validate (each rank its share of the images, every rank all the logits), record, checkpoint.
             totals = meter.summary(world)
-            val = world.concat(predict(state.model, data.val_x[world.part(len(data.val_x))]))
+            val = world.concat(predict(state.evaluated, data.val_x[world.part(len(data.val_x))]))
             val_loss, val_acc = loss_and_accuracy(val, data.val_y)
             record = {
                 "epoch": state.epoch + 1,
@@ -198,7 +198,7 @@ def conclude(state: TrainState, run: RunDir, data: MNIST, console: Console, *, p
 def _evaluate_and_write(state: TrainState, run: RunDir, data: MNIST, console: Console, *, plots: bool) -> dict:
     data = data.to(state.device)
     started = time.perf_counter()
-    logits = predict(state.model, data.test_x)
+    logits = predict(state.evaluated, data.test_x)
     synchronize(state.device)
     inference = len(data.test_x) / (time.perf_counter() - started)
     metrics = test_metrics(logits, data.test_y)
@@ -216,7 +216,7 @@ def _evaluate_and_write(state: TrainState, run: RunDir, data: MNIST, console: Co
         "device": str(logits.device),
     }
     sidecar = {"model": state.name, "params": results["params"], "seed": state.seed, "recipe": state.recipe.to_dict()}
-    run.save_weights(state.model, {**sidecar, "metrics": {k: v for k, v in metrics.items() if k != "confusion_matrix"}})
+    run.save_weights(state.evaluated, {**sidecar, "metrics": {k: v for k, v in metrics.items() if k != "confusion_matrix"}})
     run.write_results(results)
     if plots:
         try:

@@ -20,12 +20,13 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel
 
 from zoo.errors import ZooError
 from zoo.spec.recipe import Recipe
 from zoo.train.device import place, synchronize
 from zoo.train.distributed import World
-from zoo.train.step import build_optimizer, build_scheduler
+from zoo.train.step import build_ema, build_optimizer, build_scheduler
 
 CHECKPOINT_FORMATS = (1, 2)  # 1 also held numpy and Python RNG states, which nothing draws from now
 SYNC_BATCHNORM_CPU = "recipe: sync_batchnorm needs CUDA ranks (torch's SyncBatchNorm runs on GPUs only)"
@@ -47,6 +48,7 @@ class TrainState:
     generator: torch.Generator
     world: World = field(default_factory=World)
     trainable: nn.Module | None = None  # what the step calls: the DDP wrapper, or the model itself
+    ema: AveragedModel | None = None  # the recipe's moving average of the weights, if it asks for one
     epoch: int = 0  # epochs finished
     step: int = 0  # batches done in the current epoch
     history: list[dict] = field(default_factory=list)
@@ -68,8 +70,13 @@ class TrainState:
         optimizer = build_optimizer(model.parameters(), recipe)
         scheduler = build_scheduler(optimizer, recipe, steps_per_epoch)
         generator = torch.Generator(device)
-        parts = (model, optimizer, scheduler, generator, world, trainable)
+        parts = (model, optimizer, scheduler, generator, world, trainable, build_ema(model, recipe))
         return cls(name, recipe, seed, device, steps_per_epoch, *parts)
+
+    @property
+    def evaluated(self) -> nn.Module:
+        """What is validated, tested and saved: the moving average where the recipe keeps one."""
+        return self.model if self.ema is None else self.ema.module
 
     @property
     def local_batch(self) -> int:
@@ -107,6 +114,7 @@ class TrainState:
             "scheduler": self.scheduler.state_dict(),
             "rng": rngs[0],
             "rng_ranks": rngs,
+            **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
             "format": 2,
         }
 
@@ -116,6 +124,10 @@ class TrainState:
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
+        if self.ema is not None:
+            if "ema" not in ckpt:
+                raise ZooError("the checkpoint holds no moving average of the weights, which its recipe keeps")
+            self.ema.load_state_dict(ckpt["ema"])
         self.epoch, self.step, self.history, self.partial = (
             ckpt["epoch"],
             ckpt["step"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from zoo.spec.recipe import Recipe
 
@@ -32,6 +33,17 @@ def build_scheduler(optimizer, recipe: Recipe, steps_per_epoch: int):
     if recipe.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, recipe.step_size * steps_per_epoch, recipe.gamma)
     return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
+
+
+def build_ema(model: nn.Module, recipe: Recipe) -> AveragedModel | None:
+    """The recipe's moving average of `model` (BatchNorm statistics averaged too), or None.
+
+    Late in One-Cycle the weights still wander from batch to batch; their average does not, so the
+    last epochs' validation accuracy stops hanging on which batch an epoch happened to end on.
+    """
+    if not recipe.ema_decay:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(recipe.ema_decay), use_buffers=True)
 
 
 def lr_schedule(recipe: Recipe, steps_per_epoch: int) -> list[float]:
@@ -76,4 +88,6 @@ def train_step(state, x: torch.Tensor, y: torch.Tensor, autocast) -> tuple[torch
     loss.backward()
     state.optimizer.step()
     state.scheduler.step()
+    if state.ema is not None:
+        state.ema.update_parameters(state.model)
     return loss.detach(), logits
