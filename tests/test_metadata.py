@@ -76,6 +76,8 @@ def test_recipes_reject_unknown_and_ill_typed_keys():
         recipe.replace(epochs=0)
     with pytest.raises(zoo.ZooError, match=r"precision must be one of \('auto', 'bf16'\), got 'fp8'"):
         recipe.replace(precision="fp8")
+    with pytest.raises(zoo.ZooError, match=r"ema_decay must be in \[0, 1\), got 1.0"):
+        recipe.replace(ema_decay=1)  # an average that never moves would publish the initial weights
     changed = recipe.replace(epochs=3, lr=1, augment={"scale": [0.9, 1.1]})
     assert (changed.epochs, changed.lr, changed.augment.scale) == (3, 1.0, (0.9, 1.1))
     assert changed.augment.rotation == recipe.augment.rotation

@@ -21,7 +21,9 @@ from zoo import artifacts
 from zoo.errors import ZooError
 from zoo.train import device, resume, train
 from zoo.train.device import autocast
+from zoo.train.distributed import World
 from zoo.train.rundir import RunDir
+from zoo.train.state import TrainState
 
 # Short enough for CI: 4,096 images, 64 steps an epoch.
 SHORT = dict(epochs=2, batch_size=64, train_samples=4096)
@@ -87,9 +89,30 @@ def test_same_seed_same_metrics_on_cpu(mnist, tmp_path):
     assert (tmp_path / "a/model.safetensors").read_bytes() != (tmp_path / "c/model.safetensors").read_bytes()
 
 
+def test_a_moving_average_is_what_is_published_and_training_is_untouched(mnist, tmp_path):
+    raw = train("tiny-4k", short_recipe(), mnist, tmp_path / "raw", seed=3, progress=False, plots=False)
+    ema = train("tiny-4k", short_recipe(ema_decay=0.9), mnist, tmp_path / "ema", seed=3, progress=False, plots=False)
+    raw_ckpt, ema_ckpt = (torch.load(tmp_path / f"{r}/checkpoint.pt", weights_only=False) for r in ("raw", "ema"))
+    assert all(torch.equal(raw_ckpt["model"][k], ema_ckpt["model"][k]) for k in raw_ckpt["model"])
+    published = load_file(tmp_path / "ema/model.safetensors")
+    average = {k.removeprefix("module."): v for k, v in ema_ckpt["ema"].items() if k.startswith("module.")}
+    assert published.keys() == average.keys() and all(torch.equal(published[k], average[k]) for k in published)
+    assert not all(torch.equal(published[k], raw_ckpt["model"][k]) for k in published)
+    assert raw["test"] != ema["test"]
+
+
+def test_a_checkpoint_without_the_average_its_recipe_keeps_is_refused(mnist):
+    world, spec = World(), zoo.get_spec("tiny-4k")
+    plain = TrainState.start("tiny-4k", spec.builder, short_recipe(), 0, world, 4096)
+    averaged = TrainState.start("tiny-4k", spec.builder, short_recipe(ema_decay=0.9), 0, world, 4096)
+    with pytest.raises(ZooError, match="the checkpoint holds no moving average of the weights"):
+        averaged.load_state_dict(plain.state_dict())
+
+
 def test_resume_after_epoch_boundary_is_bit_identical(mnist, tmp_path, monkeypatch):
     """Kill right after epoch 1's checkpoint; the resumed run must equal an uninterrupted one."""
-    recipe = short_recipe("gapnet", epochs=3)  # gapnet: dropout, momentum, OneCycle and augmentation
+    # gapnet: dropout, momentum, OneCycle and augmentation; the moving average must resume too
+    recipe = short_recipe("gapnet", epochs=3, ema_decay=0.9)
     train("gapnet", recipe, mnist, tmp_path / "whole", seed=7, progress=False, plots=False)
 
     real_save = RunDir.save_checkpoint

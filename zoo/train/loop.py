@@ -216,7 +216,8 @@ def _evaluate_and_write(state: TrainState, run: RunDir, data: MNIST, console: Co
         "device": str(logits.device),
     }
     sidecar = {"model": state.name, "params": results["params"], "seed": state.seed, "recipe": state.recipe.to_dict()}
-    run.save_weights(state.evaluated, {**sidecar, "metrics": {k: v for k, v in metrics.items() if k != "confusion_matrix"}})
+    published = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
+    run.save_weights(state.evaluated, {**sidecar, "metrics": published})
     run.write_results(results)
     if plots:
         try:
