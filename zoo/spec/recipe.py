@@ -63,7 +63,6 @@ class Recipe:
     sync_batchnorm: bool = False  # several ranks: BatchNorm statistics over the global batch, not each slice
     precision: str = "auto"  # training step: auto = bf16 autocast on CUDA only; bf16 = also on CPUs with native bf16
     ema_decay: float = 0.0  # validate, test and publish a per-step moving average of the weights; 0 = off
-    bn_recalibrate: int = 0  # before each validation, BatchNorm statistics of N plain training images, Dropout off
     augment: Augment = field(default_factory=Augment)
 
     def __post_init__(self) -> None:
@@ -78,8 +77,6 @@ class Recipe:
                 raise ZooError(f"recipe: {name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ZooError(f"recipe: lr must be > 0, got {self.lr}")
-        if self.bn_recalibrate < 0:
-            raise ZooError(f"recipe: bn_recalibrate must be >= 0 images, got {self.bn_recalibrate}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ZooError(f"recipe: ema_decay must be in [0, 1), got {self.ema_decay}")
 

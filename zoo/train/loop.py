@@ -24,7 +24,6 @@ from zoo.data.mnist import MNIST
 from zoo.errors import Interrupted, ZooError
 from zoo.spec.recipe import Recipe
 from zoo.spec.registry import get_spec
-from zoo.train.batchnorm import recalibrate_batchnorm
 from zoo.train.console import Console
 from zoo.train.device import autocast, finite_check_every, layout, resolve_device, synchronize, training_precision
 from zoo.train.distributed import World, join
@@ -156,7 +155,8 @@ def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch:
 
             # Validate (each rank its share of the images, every rank all the logits), record, checkpoint.
             totals = meter.summary(world)
-            val_loss, val_acc = loss_and_accuracy(_validation_logits(state, data, train_x), data.val_y)
+            val = world.concat(predict(state.evaluated, data.val_x[world.part(len(data.val_x))]))
+            val_loss, val_acc = loss_and_accuracy(val, data.val_y)
             record = {
                 "epoch": state.epoch + 1,
                 **{k: totals[k] for k in ("train_loss", "train_accuracy")},
@@ -178,14 +178,6 @@ def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch:
             if patience.exhausted and world.main:
                 console.note(f"early stopping: no validation gain in {patience.since_best} epochs")
     return state.history
-
-
-def _validation_logits(state: TrainState, data: MNIST, train_x: torch.Tensor) -> torch.Tensor:
-    """Every validation logit (each rank predicts its share), BatchNorm recalibrated first where the recipe says."""
-    if state.recipe.bn_recalibrate:
-        recalibrate_batchnorm(state.evaluated, train_x[: state.recipe.bn_recalibrate])
-    world = state.world
-    return world.concat(predict(state.evaluated, data.val_x[world.part(len(data.val_x))]))
 
 
 def _save_checkpoint(state: TrainState, run: RunDir) -> None:
