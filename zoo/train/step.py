@@ -38,8 +38,9 @@ def build_scheduler(optimizer, recipe: Recipe, steps_per_epoch: int):
 def build_ema(model: nn.Module, recipe: Recipe) -> AveragedModel | None:
     """The recipe's moving average of `model` (BatchNorm statistics averaged too), or None.
 
-    Late in One-Cycle the weights still wander from batch to batch; their average does not, so the
-    last epochs' validation accuracy stops hanging on which batch an epoch happened to end on.
+    Late in a run the weights still wander from batch to batch and their average does not, so the
+    last epochs' validation accuracy hangs less on where an epoch happened to end. It also lags the
+    weights it averages, so whether it beats them is a recipe's question, settled on validation.
     """
     if not recipe.ema_decay:
         return None
