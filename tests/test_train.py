@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import os
@@ -19,6 +20,7 @@ import zoo
 from tests.conftest import run_zoo
 from zoo import artifacts
 from zoo.errors import ZooError
+from zoo.spec.recipe import Augment
 from zoo.train import device, resume, train
 from zoo.train.device import autocast
 from zoo.train.distributed import World
@@ -99,6 +101,22 @@ def test_a_moving_average_is_what_is_published_and_training_is_untouched(mnist, 
     assert published.keys() == average.keys() and all(torch.equal(published[k], average[k]) for k in published)
     assert not all(torch.equal(published[k], raw_ckpt["model"][k]) for k in published)
     assert raw["test"] != ema["test"]
+
+
+def test_plain_epochs_train_exactly_as_a_recipe_without_augmentation(mnist, tmp_path):
+    """tiny-4k warps and crops; its last epochs on plain images must be those of a plain recipe."""
+    recipe = short_recipe()
+    assert recipe.augment != Augment() and recipe.augment_at(recipe.epochs - 1) == recipe.augment
+    last = recipe.replace(plain_epochs=1)
+    assert [last.augment_at(e) for e in range(recipe.epochs)] == [recipe.augment] * (recipe.epochs - 1) + [Augment()]
+    ending = recipe.replace(plain_epochs=recipe.epochs)
+    assert [ending.augment_at(e) for e in range(recipe.epochs)] == [Augment()] * recipe.epochs
+    train("tiny-4k", ending, mnist, tmp_path / "ending", seed=3, progress=False, plots=False)
+    plain = dataclasses.replace(recipe, augment=Augment())
+    train("tiny-4k", plain, mnist, tmp_path / "plain", seed=3, progress=False, plots=False)
+    train("tiny-4k", recipe, mnist, tmp_path / "warped", seed=3, progress=False, plots=False)
+    weights = {r: (tmp_path / r / "model.safetensors").read_bytes() for r in ("ending", "plain", "warped")}
+    assert weights["ending"] == weights["plain"] != weights["warped"]
 
 
 def test_a_checkpoint_without_the_average_its_recipe_keeps_is_refused(mnist):

@@ -63,6 +63,7 @@ class Recipe:
     sync_batchnorm: bool = False  # several ranks: BatchNorm statistics over the global batch, not each slice
     precision: str = "auto"  # training step: auto = bf16 autocast on CUDA only; bf16 = also on CPUs with native bf16
     ema_decay: float = 0.0  # validate, test and publish a per-step moving average of the weights; 0 = off
+    plain_epochs: int = 0  # the last N epochs train on the images as they are: no warp, colour or MixUp
     augment: Augment = field(default_factory=Augment)
 
     def __post_init__(self) -> None:
@@ -79,6 +80,16 @@ class Recipe:
             raise ZooError(f"recipe: lr must be > 0, got {self.lr}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ZooError(f"recipe: ema_decay must be in [0, 1), got {self.ema_decay}")
+        if not 0 <= self.plain_epochs <= self.epochs:
+            raise ZooError(f"recipe: plain_epochs must be in [0, epochs={self.epochs}], got {self.plain_epochs}")
+
+    def augment_at(self, epoch: int) -> Augment:
+        """Epoch `epoch`'s (0-based) augmentation: the recipe's, or none in the last `plain_epochs`.
+
+        Ending on plain images lets a small net that the warp keeps underfitting settle on the
+        distribution it is validated and tested on, as YOLOX ends without its mosaic.
+        """
+        return Augment() if epoch >= self.epochs - self.plain_epochs else self.augment
 
     def replace(self, **overrides: Any) -> Recipe:
         """A copy with `overrides` applied; `augment` may be a partial dict."""

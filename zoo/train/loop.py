@@ -127,7 +127,7 @@ def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch:
             stop = 0
             while state.step < steps and not stop:
                 idx = order[state.step * recipe.batch_size : (state.step + 1) * recipe.batch_size][mine]
-                x, y = training_batch(train_x[idx], recipe.augment, state.generator), train_y[idx]
+                x, y = training_batch(train_x[idx], recipe.augment_at(state.epoch), state.generator), train_y[idx]
                 loss, logits = train_step(state, layout(x), y, mixed)
                 state.step += 1
                 meter.add(loss, logits, y)

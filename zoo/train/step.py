@@ -60,7 +60,7 @@ def lr_schedule(recipe: Recipe, steps_per_epoch: int) -> list[float]:
 
 
 def loss_and_logits(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recipe, generator: torch.Generator
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recipe, epoch: int, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy (label-smoothed as the recipe says) on the batch, or on its MixUp.
 
@@ -68,7 +68,7 @@ def loss_and_logits(
     the loss by the same weight. The weight comes from torch's own RNG and the partners from the
     epoch's generator, so a checkpoint's RNG state captures both.
     """
-    smoothing, alpha = recipe.label_smoothing, recipe.augment.mixup
+    smoothing, alpha = recipe.label_smoothing, recipe.augment_at(epoch).mixup
     if not alpha:
         logits = model(x)
         return F.cross_entropy(logits, y, label_smoothing=smoothing), logits
@@ -84,7 +84,7 @@ def loss_and_logits(
 def train_step(state, x: torch.Tensor, y: torch.Tensor, autocast) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimisation step of `state`'s model on (x, y); returns the detached loss and the logits."""
     with autocast:
-        loss, logits = loss_and_logits(state.trainable, x, y, state.recipe, state.generator)
+        loss, logits = loss_and_logits(state.trainable, x, y, state.recipe, state.epoch, state.generator)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()
