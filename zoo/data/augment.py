@@ -4,6 +4,7 @@ Rotation, shear, scale, translation, the random crop (a crop resized back to 28 
 an offset) and the perspective warp all compose into a per-sample homography that maps output
 pixel coordinates to input coordinates. The matrix is drawn directly in that sampling direction;
 the ranges are symmetric, so this is the same distribution as drawing the forward transform.
+The elastic distortion adds a per-sample smooth displacement field to that warp's sampling grid.
 No per-sample Python, no PIL: the cost is a few small batched tensor ops on the data's device.
 """
 
@@ -14,6 +15,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torchvision.transforms.v2.functional import gaussian_blur
 
 from zoo.data.mnist import MEAN, STD, to_unit
 from zoo.spec.recipe import Augment
@@ -67,6 +69,18 @@ def _perspective(aug: Augment, n: int, g: torch.Generator, device) -> torch.Tens
     return torch.cat([h, torch.ones(n, 1, device=device)], 1).view(n, 3, 3)
 
 
+def _elastic(aug: Augment, n: int, g: torch.Generator, device, h: int, w: int) -> torch.Tensor:
+    """Per-sample displacement fields (N x H x W x 2, grid units): uniform noise, blurred, scaled.
+
+    Simard et al.'s elastic distortion, drawn for the whole batch at once: torchvision's
+    ElasticTransform draws one field per call, which would bend every image of a batch alike.
+    """
+    noise = torch.rand(n, 2, h, w, generator=g, device=device) * 2 - 1
+    side = int(8 * aug.elastic_sigma + 1) | 1  # odd, +-4 sigma, as torchvision's ElasticTransform
+    field = gaussian_blur(noise, [side, side], [aug.elastic_sigma, aug.elastic_sigma]) * aug.elastic
+    return (field * torch.tensor([2 / w, 2 / h], device=device).view(1, 2, 1, 1)).permute(0, 2, 3, 1)
+
+
 @functools.lru_cache(maxsize=8)
 def _pixel_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """Homogeneous pixel-centre coordinates (1 x HW x 3) in [-1, 1]; built once, not every batch."""
@@ -76,13 +90,18 @@ def _pixel_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> tor
     return torch.stack([gx, gy, torch.ones_like(gx)], -1).view(1, h * w, 3)
 
 
-def warp(images: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
-    """Resample N x C x H x W images through per-sample output->input homographies (zero padding)."""
+def warp(images: torch.Tensor, matrices: torch.Tensor, displacement: torch.Tensor | None = None) -> torch.Tensor:
+    """Resample N x C x H x W images through per-sample output->input homographies (zero padding).
+
+    `displacement` (N x H x W x 2, grid units) moves each output pixel's sampling point further.
+    """
     n, _, h, w = images.shape
     base = _pixel_grid(h, w, images.device, images.dtype)
     coords = base @ matrices.to(images.dtype).transpose(1, 2)
-    grid = coords[..., :2] / coords[..., 2:].clamp(min=1e-6)
-    return F.grid_sample(images, grid.view(n, h, w, 2), mode="bilinear", padding_mode="zeros", align_corners=False)
+    grid = (coords[..., :2] / coords[..., 2:].clamp(min=1e-6)).view(n, h, w, 2)
+    if displacement is not None:
+        grid = grid + displacement.to(images.dtype)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 def augment(images: torch.Tensor, aug: Augment, g: torch.Generator) -> torch.Tensor:
@@ -96,8 +115,9 @@ def augment(images: torch.Tensor, aug: Augment, g: torch.Generator) -> torch.Ten
     if aug.perspective:
         p = _perspective(aug, n, g, device)
         m = p if m is None else p @ m
-    if m is not None:
-        images = warp(images, m)
+    bend = _elastic(aug, n, g, device, *images.shape[-2:]) if aug.elastic else None
+    if m is not None or bend is not None:
+        images = warp(images, _eye(n, device) if m is None else m, bend)
     if aug.contrast or aug.brightness:
         contrast = _uniform(n, 1 - aug.contrast, 1 + aug.contrast, g, device).view(n, 1, 1, 1)
         bright = _uniform(n, -aug.brightness, aug.brightness, g, device).view(n, 1, 1, 1)

@@ -37,6 +37,8 @@ class Augment:
     contrast: float = 0.0  # multiplicative, uniform in [1-c, 1+c]
     crop: int = 0  # random crop side in pixels, resized back to 28 (0 = off)
     crop_p: float = 0.0  # probability of the crop
+    elastic: float = 0.0  # elastic distortion (Simard et al. 2003): scale alpha of the smoothed field, in pixels
+    elastic_sigma: float = 4.0  # the field's smoothness: the Gaussian blur's std, in pixels
     mixup: float = 0.0  # MixUp Beta(alpha, alpha); 0 = off
 
 
