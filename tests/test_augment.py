@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import torch
+from torchvision.transforms.v2.functional import gaussian_blur
 
-from zoo.data.augment import _elastic, augment, warp
+from zoo.data.augment import _blur, _elastic, augment, warp
 from zoo.spec.recipe import Augment
 
 
@@ -20,6 +21,13 @@ def test_no_augmentation_returns_the_images(mnist):
     images = _digits(mnist)
     assert torch.equal(augment(images, Augment(), _generator()), images)
     assert torch.allclose(warp(images, torch.eye(3).expand(len(images), 3, 3)), images, atol=1e-6)
+
+
+def test_the_separable_blur_is_torchvisions_gaussian_blur():
+    fields = torch.rand(16, 2, 28, 28, generator=_generator())
+    for sigma in (1.0, 4.0):
+        side = 2 * int(4 * sigma) + 1
+        assert torch.allclose(_blur(fields, sigma), gaussian_blur(fields, [side, side], [sigma, sigma]), atol=1e-5)
 
 
 def test_the_elastic_scale_is_in_pixels():

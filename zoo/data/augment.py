@@ -15,7 +15,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torchvision.transforms.v2.functional import gaussian_blur
 
 from zoo.data.mnist import MEAN, STD, to_unit
 from zoo.spec.recipe import Augment
@@ -69,6 +68,22 @@ def _perspective(aug: Augment, n: int, g: torch.Generator, device) -> torch.Tens
     return torch.cat([h, torch.ones(n, 1, device=device)], 1).view(n, 3, 3)
 
 
+def _blur(fields: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur (+-4 sigma, reflected edges) of N x C x H x W fields.
+
+    Two 1-D passes instead of torchvision's gaussian_blur, whose 2-D kernel made each batch's
+    fields cost 37 ms on a CPU thread against 2 ms for the rest of the warp.
+    """
+    radius = int(4 * sigma)
+    taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, device=fields.device) / sigma) ** 2)
+    taps = (taps / taps.sum()).to(fields.dtype)
+    n, c, h, w = fields.shape
+    flat = fields.reshape(n * c, 1, h, w)
+    flat = F.conv2d(F.pad(flat, (radius, radius, 0, 0), mode="reflect"), taps.view(1, 1, 1, -1))
+    flat = F.conv2d(F.pad(flat, (0, 0, radius, radius), mode="reflect"), taps.view(1, 1, -1, 1))
+    return flat.view(n, c, h, w)
+
+
 def _elastic(aug: Augment, n: int, g: torch.Generator, device, h: int, w: int) -> torch.Tensor:
     """Per-sample displacement fields (N x H x W x 2, grid units): uniform noise, blurred, scaled.
 
@@ -76,8 +91,7 @@ def _elastic(aug: Augment, n: int, g: torch.Generator, device, h: int, w: int) -
     ElasticTransform draws one field per call, which would bend every image of a batch alike.
     """
     noise = torch.rand(n, 2, h, w, generator=g, device=device) * 2 - 1
-    side = int(8 * aug.elastic_sigma + 1) | 1  # odd, +-4 sigma, as torchvision's ElasticTransform
-    field = gaussian_blur(noise, [side, side], [aug.elastic_sigma, aug.elastic_sigma]) * aug.elastic
+    field = _blur(noise, aug.elastic_sigma) * aug.elastic
     return (field * torch.tensor([2 / w, 2 / h], device=device).view(1, 2, 1, 1)).permute(0, 2, 3, 1)
 
 
