@@ -117,6 +117,11 @@ def test_augmentation(benchmark):
     _run(benchmark, workloads.augmentation(_recipe_batch(), DEVICE), _recipe_batch())
 
 
+def test_elastic_augmentation(benchmark):
+    """The same with an elastic distortion added: the cost of blurring one field per image."""
+    _run(benchmark, workloads.augmentation(_recipe_batch(), DEVICE, workloads.ELASTIC), _recipe_batch())
+
+
 def test_gapnet_step_random_tensors(benchmark):
     """The model's own speed: a recipe-sized batch of random tensors, no data path at all."""
     size = _recipe_batch()

@@ -1,5 +1,6 @@
 """The benchmark rows, as zero-argument calls: each model's training step and inference pass, the
-data pipeline, the augmentation, and gapnet's step with and without the data path.
+data pipeline, the augmentation (with and without an elastic distortion), and gapnet's step with
+and without the data path.
 
 One definition serves both gates: `test_bench.py` times them (wall clock) and `instructions.py`
 counts their instructions under Callgrind. A row's name is its pytest id, so both gates report
@@ -8,6 +9,7 @@ the same rows under the same names. Every call ends synchronised, so CUDA work i
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import torch
@@ -18,6 +20,7 @@ from zoo.data.augment import augment, training_batch
 from zoo.data.mnist import to_unit
 
 GAPNET_SGD = {"lr": 0.01, "momentum": 0.95, "nesterov": True}
+ELASTIC = 16.0  # pixels: the strength tiny-8k-aug was screened with
 Workload = Callable[[], None]
 
 
@@ -98,11 +101,14 @@ def data_pipeline(size: int, device: torch.device) -> Workload:
     return timed
 
 
-def augmentation(size: int, device: torch.device) -> Workload:
-    """gapnet's augmentation alone (one batched homography warp and the photometric jitter)."""
+def augmentation(size: int, device: torch.device, elastic: float = 0.0) -> Workload:
+    """gapnet's augmentation alone (one batched homography warp and the photometric jitter).
+
+    `elastic` adds that many pixels of elastic distortion: the blurred per-sample fields' cost.
+    """
     torch.manual_seed(0)
     images = to_unit(torch.randint(0, 256, (size, 28, 28), dtype=torch.uint8, device=device))
-    recipe_augment = zoo.get_spec("gapnet").recipe.augment
+    recipe_augment = dataclasses.replace(zoo.get_spec("gapnet").recipe.augment, elastic=elastic)
     generator = torch.Generator(device).manual_seed(0)
 
     def timed():
@@ -126,6 +132,7 @@ def rows(batch: int, step_batch: int, data_batch: int, device: torch.device) -> 
         table[f"test_inference[{name}]"] = (inference(name, 4 * batch, device), 4 * batch)
     table["test_data_pipeline"] = (data_pipeline(data_batch, device), data_batch)
     table["test_augmentation"] = (augmentation(data_batch, device), data_batch)
+    table["test_elastic_augmentation"] = (augmentation(data_batch, device, ELASTIC), data_batch)
     table["test_gapnet_step_random_tensors"] = (
         train_step("gapnet", random_batch(step_batch, device), device, **GAPNET_SGD),
         step_batch,
