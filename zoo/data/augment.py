@@ -68,15 +68,22 @@ def _perspective(aug: Augment, n: int, g: torch.Generator, device) -> torch.Tens
     return torch.cat([h, torch.ones(n, 1, device=device)], 1).view(n, 3, 3)
 
 
+@functools.lru_cache(maxsize=8)
+def _gaussian_taps(sigma: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """The normalised 1-D Gaussian over +-4 sigma; built once, not every batch."""
+    radius = int(4 * sigma)
+    taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, device=device) / sigma) ** 2)
+    return (taps / taps.sum()).to(dtype)
+
+
 def _blur(fields: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur (+-4 sigma, reflected edges) of N x C x H x W fields.
 
     Two 1-D passes instead of torchvision's gaussian_blur, whose 2-D kernel made each batch's
     fields cost 37 ms on a CPU thread against 2 ms for the rest of the warp.
     """
-    radius = int(4 * sigma)
-    taps = torch.exp(-0.5 * (torch.arange(-radius, radius + 1, device=fields.device) / sigma) ** 2)
-    taps = (taps / taps.sum()).to(fields.dtype)
+    taps = _gaussian_taps(sigma, fields.device, fields.dtype)
+    radius = len(taps) // 2
     n, c, h, w = fields.shape
     flat = fields.reshape(n * c, 1, h, w)
     flat = F.conv2d(F.pad(flat, (radius, radius, 0, 0), mode="reflect"), taps.view(1, 1, 1, -1))
@@ -91,8 +98,14 @@ def _elastic(aug: Augment, n: int, g: torch.Generator, device, h: int, w: int) -
     ElasticTransform draws one field per call, which would bend every image of a batch alike.
     """
     noise = torch.rand(n, 2, h, w, generator=g, device=device) * 2 - 1
-    field = _blur(noise, aug.elastic_sigma) * aug.elastic
-    return (field * torch.tensor([2 / w, 2 / h], device=device).view(1, 2, 1, 1)).permute(0, 2, 3, 1)
+    field = (_blur(noise, aug.elastic_sigma) * aug.elastic).permute(0, 2, 3, 1)  # N x H x W x (dx, dy) pixels
+    return field * _grid_units(h, w, torch.device(device))
+
+
+@functools.lru_cache(maxsize=8)
+def _grid_units(h: int, w: int, device: torch.device) -> torch.Tensor:
+    """One pixel along x and y in grid_sample's units (2 spans the side); built once, not every batch."""
+    return torch.tensor([2 / w, 2 / h], device=device)
 
 
 @functools.lru_cache(maxsize=8)

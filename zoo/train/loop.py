@@ -118,6 +118,7 @@ def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch:
         while state.epoch < recipe.epochs and not patience.exhausted:
             # The epoch's order and random draws depend only on (seed, epoch) (and the rank).
             order = state.begin_epoch(n_train)
+            augment = recipe.augment_at(state.epoch)  # none in the recipe's last `plain_epochs`
             state.model.train()
             meter = EpochMeter(state.partial if world.main else EMPTY_EPOCH, dev, world.size)
             bar = console.epoch_bar(state.name, state.epoch, recipe.epochs, steps, state.step)
@@ -127,8 +128,8 @@ def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch:
             stop = 0
             while state.step < steps and not stop:
                 idx = order[state.step * recipe.batch_size : (state.step + 1) * recipe.batch_size][mine]
-                x, y = training_batch(train_x[idx], recipe.augment_at(state.epoch), state.generator), train_y[idx]
-                loss, logits = train_step(state, layout(x), y, mixed)
+                x, y = training_batch(train_x[idx], augment, state.generator), train_y[idx]
+                loss, logits = train_step(state, layout(x), y, mixed, augment.mixup)
                 state.step += 1
                 meter.add(loss, logits, y)
                 if state.step % check_every == 0 or state.step == steps or (guard.received and world.size == 1):

@@ -60,19 +60,18 @@ def lr_schedule(recipe: Recipe, steps_per_epoch: int) -> list[float]:
 
 
 def loss_and_logits(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recipe, epoch: int, generator: torch.Generator
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, smoothing: float, mixup: float, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy (label-smoothed as the recipe says) on the batch, or on its MixUp.
 
-    MixUp blends each image with a partner from the same batch by a Beta(alpha, alpha) weight and
+    MixUp blends each image with a partner from the same batch by a Beta(mixup, mixup) weight and
     the loss by the same weight. The weight comes from torch's own RNG and the partners from the
     epoch's generator, so a checkpoint's RNG state captures both.
     """
-    smoothing, alpha = recipe.label_smoothing, recipe.augment_at(epoch).mixup
-    if not alpha:
+    if not mixup:
         logits = model(x)
         return F.cross_entropy(logits, y, label_smoothing=smoothing), logits
-    lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    lam = float(torch.distributions.Beta(mixup, mixup).sample())
     mate = torch.randperm(len(y), generator=generator, device=x.device)
     logits = model(lam * x + (1 - lam) * x[mate])
     loss = lam * F.cross_entropy(logits, y, label_smoothing=smoothing) + (1 - lam) * F.cross_entropy(
@@ -81,10 +80,13 @@ def loss_and_logits(
     return loss, logits
 
 
-def train_step(state, x: torch.Tensor, y: torch.Tensor, autocast) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimisation step of `state`'s model on (x, y); returns the detached loss and the logits."""
+def train_step(state, x: torch.Tensor, y: torch.Tensor, autocast, mixup: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimisation step of `state`'s model on (x, y); returns the detached loss and the logits.
+
+    `mixup` is the epoch's MixUp alpha (0 = off): the loop decides it once an epoch, with the warp.
+    """
     with autocast:
-        loss, logits = loss_and_logits(state.trainable, x, y, state.recipe, state.epoch, state.generator)
+        loss, logits = loss_and_logits(state.trainable, x, y, state.recipe.label_smoothing, mixup, state.generator)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()
