@@ -95,12 +95,18 @@ def convnet(classes: int = 10) -> nn.Module:
     )
 
 
+# The source's recipe (`_adam(1e-3, 10)`, no augmentation) left the validation accuracy wandering
+# between 98.9% and 99.2% in its last epochs; convnet's recipe, taken over unchanged (no variants
+# screened), gives seed 0 99.58% on validation against 99.12% (README: results of record).
+VGG_RECIPE = CONVNET_RECIPE
+
+
 @register_model(
     "vgg-like",
     constraints=[RequiresBatchNorm(), RequiresDropout(), IOContract()],
-    recipe=_adam(1e-3, 10),
-    gate=Gate(target=0.993, seeds=3, cpu_minutes=7),
-    source=dataclasses.replace(SOURCE, reported_accuracy=0.9925),
+    recipe=VGG_RECIPE,
+    gate=Gate(target=0.993, seeds=3, cpu_minutes=8),
+    source=dataclasses.replace(SOURCE, recipe=_adam(1e-3, 10), reported_accuracy=0.9925),
 )
 def vgg_like(classes: int = 10) -> nn.Module:
     """Two VGG stages of paired 3x3 convolutions and max pooling, then a dense head."""
