@@ -51,7 +51,9 @@ def _tiny(widths: list[int], dropout: float, classes: int) -> nn.Sequential:
 
 # Step 3's own recipe, chosen on the validation split (README: results of record, which lists every
 # variant tried): One-Cycle SGD and a lighter warp than the shared recipe (rotation 5, translate
-# 0.05, no crop), which left this net underfitting.
+# 0.05, no crop), which left this net underfitting. Step 2, with Dropout too, trains with it as well
+# (seed 0's last three epochs on validation 98.98/99.06/99.01% against 98.69/98.82/98.70%); step 1,
+# without Dropout, keeps the shared recipe (99.24/99.23/99.23% against 99.26/99.32/99.32%).
 AUG_RECIPE = Recipe(
     optimizer="sgd",
     lr=0.1,
@@ -84,9 +86,9 @@ def tiny_8k(classes: int = 10) -> nn.Module:
 @register_model(
     "tiny-4k",
     constraints=_constraints(4_000, dropout=True),
-    recipe=RECIPE,
-    gate=Gate(target=0.9869, seeds=3, cpu_minutes=4),
-    source=Source(PROJECT, reported_accuracy=0.9869, params=3_964),
+    recipe=AUG_RECIPE,
+    gate=Gate(target=0.9869, seeds=3, cpu_minutes=6),
+    source=Source(PROJECT, recipe=RECIPE, reported_accuracy=0.9869, params=3_964),
 )
 def tiny_4k(classes: int = 10) -> nn.Module:
     """Step 2 (~4.0K params): the budget halved, with BatchNorm, Dropout and GAP."""
