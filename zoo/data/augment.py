@@ -98,14 +98,10 @@ def _elastic(aug: Augment, n: int, g: torch.Generator, device, h: int, w: int) -
     ElasticTransform draws one field per call, which would bend every image of a batch alike.
     """
     noise = torch.rand(n, 2, h, w, generator=g, device=device) * 2 - 1
-    field = (_blur(noise, aug.elastic_sigma) * aug.elastic).permute(0, 2, 3, 1)  # N x H x W x (dx, dy) pixels
-    return field * _grid_units(h, w, torch.device(device))
-
-
-@functools.lru_cache(maxsize=8)
-def _grid_units(h: int, w: int, device: torch.device) -> torch.Tensor:
-    """One pixel along x and y in grid_sample's units (2 spans the side); built once, not every batch."""
-    return torch.tensor([2 / w, 2 / h], device=device)
+    field = _blur(noise, aug.elastic_sigma) * aug.elastic  # N x (dx, dy) x H x W, in pixels
+    field[:, 0] *= 2 / w  # in grid units: 2 spans a side
+    field[:, 1] *= 2 / h
+    return field.permute(0, 2, 3, 1)
 
 
 @functools.lru_cache(maxsize=8)
