@@ -20,7 +20,7 @@ from zoo.report import (
     rewrite_readme,
     write_report,
 )
-from zoo.report.ledger import DEFAULT_LEDGER
+from zoo.report.ledger import DEFAULT_LEDGER, of_registered_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -162,3 +162,14 @@ def test_the_readme_gate_minutes_agree_with_the_registry():
         model, seeds, minutes = (c.strip() for c in line.strip("|").split("|"))
         rows[model] = (int(seeds), float(minutes))
     assert rows == {n: (zoo.get_spec(n).gate.seeds, zoo.get_spec(n).gate.cpu_minutes) for n in zoo.list_models()}
+
+
+def test_the_gate_minutes_cover_the_recorded_runs_of_each_registered_recipe():
+    """`Gate.cpu_minutes` times out the full gate's hosted jobs; the runs of record (bf16 where this CPU
+    has it, so no slower than a hosted runner's fp32) must fit in it on average."""
+    over = {}
+    for name, records in read_ledger(ROOT / "results").items():
+        minutes = [run["train_seconds"] / 60 for run in of_registered_recipe(name, records)]
+        if minutes and sum(minutes) / len(minutes) > zoo.get_spec(name).gate.cpu_minutes:
+            over[name] = (zoo.get_spec(name).gate.cpu_minutes, round(sum(minutes) / len(minutes), 1))
+    assert not over, f"declared gate minutes below the recorded mean (declared, measured): {over}"
