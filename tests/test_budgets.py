@@ -1,10 +1,14 @@
-"""Training budgets, each against a planted violation: a longer recipe, a run that dips at the end."""
+"""Training budgets, each against a planted violation: a longer recipe, a run that dips at the end.
+
+The verdict's and the leaderboard's side (runs that miss a budget) is tested in `test_full_gate`
+and `test_report`.
+"""
 
 from __future__ import annotations
 
 import zoo
 from tests.test_gates import run_gate
-from zoo.spec import ConsistentAccuracy, MaxEpochs, Recipe
+from zoo.spec import ConsistentAccuracy, MaxEpochs, Recipe, budgets_missed
 
 
 def _record(seed: int, history: list[float]) -> dict:
@@ -12,32 +16,34 @@ def _record(seed: int, history: list[float]) -> dict:
 
 
 def test_max_epochs_names_the_excess():
-    assert MaxEpochs(19).check(Recipe(epochs=12), []).message == (
+    assert MaxEpochs(19).check_recipe(Recipe(epochs=12)).message == (
         "MaxEpochs(19): the recipe trains 12 epochs, 7 to spare"
     )
-    result = MaxEpochs(19).check(Recipe(epochs=25), [])
+    result = MaxEpochs(19).check_recipe(Recipe(epochs=25))
     assert not result.passed and result.message == "MaxEpochs(19): the recipe trains 25 epochs, 6 over the budget"
+    assert MaxEpochs(19).check_runs([_record(0, [0.5])]) is None  # it speaks of the recipe alone
 
 
 def test_consistency_fails_a_run_whose_last_epochs_dip():
     budget = ConsistentAccuracy(last=3, at_least=0.994)
     steady = _record(0, [0.98, 0.9941, 0.9950, 0.9948])
-    assert budget.check(Recipe(epochs=4), [steady]).passed
+    assert budget.check_runs([steady]).passed
     lucky = _record(1, [0.98, 0.9920, 0.9945, 0.9939])  # one good epoch is not "consistently"
-    result = budget.check(Recipe(epochs=4), [steady, lucky])
-    assert not result.passed
-    assert "seed 1's last 3 epochs 99.20%, 99.45%, 99.39%" in result.message
+    result = budget.check_runs([lucky, steady])
+    assert not result.passed and result.measured == 1
+    assert "1 of 2 runs below 99.40%: seed 1's last 3 epochs 99.20%, 99.45%, 99.39%" in result.message
     assert "seed 0" not in result.message
+    assert budgets_missed([MaxEpochs(14), budget], [steady, lucky]) == [result.message]
 
 
 def test_consistency_needs_a_recipe_as_long_as_its_window():
-    result = ConsistentAccuracy(last=3, at_least=0.994).check(Recipe(epochs=2), [])
+    budget = ConsistentAccuracy(last=3, at_least=0.994)
+    result = budget.check_recipe(Recipe(epochs=2))
     assert not result.passed and "fewer than the 3 the window needs" in result.message
-    assert (
-        ConsistentAccuracy(last=3, at_least=0.994)
-        .check(Recipe(epochs=3), [])
-        .message.endswith("no runs of record to check yet")
-    )
+    assert budget.check_recipe(Recipe(epochs=3)).passed
+    assert budget.check_runs([]).message.endswith("no runs to judge yet")
+    short = _record(0, [0.995, 0.996])  # a run shorter than the window cannot keep it
+    assert "seed 0's last 2 epochs 99.50%, 99.60%" in budget.check_runs([short]).message
 
 
 def test_budgets_are_frozen_dataclasses_with_readable_ids():

@@ -8,7 +8,7 @@ import pytest
 
 import zoo
 from checks.gate import plan, verdict
-from zoo.spec import Gate
+from zoo.spec import ConsistentAccuracy, Gate, MaxEpochs
 from zoo.train import train
 
 
@@ -48,7 +48,21 @@ def test_the_verdict_judges_the_mean_over_seeds(two_seeds, capsys, target, passe
     out = capsys.readouterr()
     assert code == (0 if passed else 1)
     assert "tiny-4k: " in out.out and " over 2 seeds; " in out.out
-    assert passed or ("MISSES by" in out.out and "full gate: tiny-4k below target or incomplete" in out.err)
+    assert passed or ("MISSES by" in out.out and "full gate: tiny-4k below target, short of a budget" in out.err)
+
+
+@pytest.mark.parametrize(("at_least", "passed"), [(0.1, True), (0.999, False)])
+def test_the_verdict_fails_runs_that_miss_a_budget_even_on_target(two_seeds, capsys, at_least, passed):
+    budget = ConsistentAccuracy(last=1, at_least=at_least)
+    old = zoo.replace_model("tiny-4k", gate=Gate(target=0.1, seeds=2), budgets=[MaxEpochs(14), budget])
+    try:
+        code = verdict.main([str(two_seeds), "-k", "tiny-4k"])
+    finally:
+        zoo.restore_model(old)
+    out = capsys.readouterr().out
+    assert code == (0 if passed else 1)
+    assert "meets its target 10.00%" in out
+    assert passed or "; MISSES its budget ConsistentAccuracy(1, 0.999): 2 of 2 runs below 99.90%: seed 0's" in out
 
 
 def test_a_missing_seed_fails_the_verdict(two_seeds, tmp_path, capsys):

@@ -90,7 +90,7 @@ def test_aggregates_over_seeds_and_marks_models_without_a_record(ledger):
 def test_report_files_and_markdown(ledger, tmp_path):
     report, _ = write_report(ledger, tmp_path / "out")
     text = report.read_text()
-    assert "| gapnet | 18,562 |" in text and "| 99.40% | 99.45% ± 0.05 | 3 | Test CPU x2 threads |" in text
+    assert "| gapnet | 18,562 |" in text and "| 99.40% | 99.45% ± 0.05 | 3 | epochs<=19 | Test CPU x2 threads |" in text
     assert "| resnet50 |" in text and "not yet trained with its recipe" in text
     assert "| 98.14% | 98.00% | 1 |" in text  # dnn: one seed has no spread to show
     assert (tmp_path / "out/pareto.png").read_bytes()[:4] == b"\x89PNG"
@@ -157,8 +157,24 @@ def test_times_from_different_devices_are_not_averaged(tmp_path):
     assert rows["tiny-8k"]["devices"] == ["NVIDIA H100", "Test CPU x2 threads"]
     assert rows["tiny-8k"]["accuracy"] == pytest.approx(0.994)
     table = {line.split(" | ")[0].lstrip("| "): line for line in markdown_table(list(rows.values())).splitlines()}
-    assert "| 2 | NVIDIA H100, Test CPU x2 threads |" in table["tiny-8k"] and "1,000 |" not in table["tiny-8k"]
-    assert "| 1 | NVIDIA H100 |" in table["dnn"] and "| 2.0 min | 1,000 |" in table["dnn"]
+    assert "| 2 | — | NVIDIA H100, Test CPU x2 threads |" in table["tiny-8k"] and "1,000 |" not in table["tiny-8k"]
+    assert "| 1 | — | NVIDIA H100 |" in table["dnn"] and "| 2.0 min | 1,000 |" in table["dnn"]
+
+
+@pytest.mark.parametrize(
+    ("last_epochs", "verdict"),
+    [((0.9941, 0.9950, 0.9948), "kept by 2 runs"), ((0.9939, 0.9950, 0.9948), "MISSED by 1 of 2 runs")],
+)
+def test_a_budget_the_runs_miss_is_shown_beside_them(tmp_path, last_epochs, verdict):
+    """Runs that miss a budget stay on the record (they are what the recipe does); the table says so."""
+    steady = {**fake_record("tiny-8k-aug", 0, 0.995), "val_history": [0.99, 0.9945, 0.9950, 0.9948]}
+    other = {**fake_record("tiny-8k-aug", 1, 0.995), "val_history": [0.99, *last_epochs]}
+    rows = {r["model"]: r for r in leaderboard(read_ledger(write_ledger(tmp_path / "results", [steady, other])))}
+    assert rows["tiny-8k-aug"]["seeds"] == 2
+    assert rows["tiny-8k-aug"]["budgets"] == ["epochs<=14", f"last 3 epochs>=99.40%: {verdict}"]
+    line = next(x for x in markdown_table(list(rows.values())).splitlines() if x.startswith("| tiny-8k-aug |"))
+    assert f"| 99.50% ± 0.00 | 2 | epochs<=14; last 3 epochs>=99.40%: {verdict} |" in line
+    assert rows["gapnet"]["budgets"] == ["epochs<=19"] and rows["dnn"]["budgets"] == []
 
 
 def test_the_readme_gate_minutes_agree_with_the_registry():

@@ -2,8 +2,8 @@
 
 Quick (every pull request, CPU): each model whose gate has a `QuickGate` trains its own recipe for
 that many epochs with a fixed seed and must reach the floor recorded in the registry.
-Full (`-m full`: schedule, or CUDA): each model trains its whole recipe over `gate.seeds` seeds
-and the mean must reach `gate.target`.
+Full (`-m full`: schedule, or CUDA): each model trains its whole recipe over `gate.seeds` seeds;
+the mean must reach `gate.target` and the runs keep every budget the spec declares of them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ import statistics
 import pytest
 
 import zoo
+from zoo.report import read_finished_run
+from zoo.report.ledger import make_record
+from zoo.spec import budgets_missed
 from zoo.train import train
 
 QUICK = [n for n in zoo.list_models() if zoo.get_spec(n).gate.quick]
@@ -34,13 +37,16 @@ def test_quick_gate(name, mnist, tmp_path):
 @pytest.mark.parametrize("name", zoo.list_models())
 def test_full_gate(name, mnist, tmp_path_factory):
     spec = zoo.get_spec(name)
-    accuracies = []
+    accuracies, records = [], []
     for seed in range(spec.gate.seeds):
         run = tmp_path_factory.mktemp(f"{name}-seed{seed}")
         accuracies.append(train(name, spec.recipe, mnist, run, seed=seed, progress=False)["test"]["accuracy"])
+        records.append(make_record(read_finished_run(run)))
     mean = statistics.fmean(accuracies)
     print(f"{name}: mean test accuracy {mean:.4%} over {len(accuracies)} seeds (target {spec.gate.target:.2%})")
     assert mean >= spec.gate.target, (
         f"{name}: mean test accuracy {mean:.4%} over {len(accuracies)} seeds misses {spec.gate.target:.2%} "
         f"by {spec.gate.target - mean:.2%} points"
     )
+    missed = budgets_missed(spec.budgets, records)
+    assert not missed, f"{name}: " + "; ".join(missed)

@@ -1,9 +1,10 @@
-"""The full gate's last step: every model's mean test accuracy over its finished runs, against its target.
+"""The full gate's last step: every model's finished runs against its target and its budgets.
 
     python -m checks.gate.verdict RUNS_DIR [-k WORD]
 
 Reads the run directories the matrix jobs uploaded (each checked as `zoo record` checks it) and
-fails, naming each model, where a mean misses the target or a seed is missing.
+fails, naming each model, where a seed is missing, the mean test accuracy misses the target, or
+the runs miss a budget the spec declares of them (judged on validation, as the budget says).
 """
 
 from __future__ import annotations
@@ -14,31 +15,34 @@ import sys
 from pathlib import Path
 
 import zoo
-from zoo.report import find_runs, read_finished_run
+from zoo.report import FinishedRun, find_runs, read_finished_run
+from zoo.report.ledger import make_record
+from zoo.spec import budgets_missed
 
 
 def verdicts(runs_dir: Path, word: str = "") -> list[tuple[str, bool, str]]:
     """(model, passed, line) for every registered model whose name contains `word`."""
-    accuracies: dict[str, dict[int, float]] = {}
+    finished: dict[str, dict[int, FinishedRun]] = {}
     for run_dir in find_runs(runs_dir):
         run = read_finished_run(run_dir)
-        accuracies.setdefault(run.config["model"], {})[run.config["seed"]] = run.results["test"]["accuracy"]
-    out = []
-    for name in zoo.list_models():
-        if word not in name:
-            continue
-        gate, found = zoo.get_spec(name).gate, accuracies.get(name, {})
-        missing = sorted(set(range(gate.seeds)) - found.keys())
-        if missing:
-            out.append((name, False, f"{name}: seeds {missing} did not finish ({len(found)} of {gate.seeds} did)"))
-            continue
-        mean = statistics.fmean(found[s] for s in range(gate.seeds))
-        passed = mean >= gate.target
-        verdict = "meets" if passed else f"MISSES by {gate.target - mean:.2%} points"
-        out.append(
-            (name, passed, f"{name}: {mean:.4%} over {gate.seeds} seeds; {verdict} its target {gate.target:.2%}")
-        )
-    return out
+        finished.setdefault(run.config["model"], {})[run.config["seed"]] = run
+    return [_verdict(name, finished.get(name, {})) for name in zoo.list_models() if word in name]
+
+
+def _verdict(name: str, found: dict[int, FinishedRun]) -> tuple[str, bool, str]:
+    spec = zoo.get_spec(name)
+    gate = spec.gate
+    missing = sorted(set(range(gate.seeds)) - found.keys())
+    if missing:
+        return name, False, f"{name}: seeds {missing} did not finish ({len(found)} of {gate.seeds} did)"
+    runs = [found[s] for s in range(gate.seeds)]
+    mean = statistics.fmean(r.results["test"]["accuracy"] for r in runs)
+    passed = mean >= gate.target
+    verdict = "meets" if passed else f"MISSES by {gate.target - mean:.2%} points"
+    line = f"{name}: {mean:.4%} over {gate.seeds} seeds; {verdict} its target {gate.target:.2%}"
+    for missed in budgets_missed(spec.budgets, [make_record(r) for r in runs]):
+        passed, line = False, f"{line}; MISSES its budget {missed}"
+    return name, passed, line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     failed = [name for name, passed, _ in results if not passed]
     if failed:
-        print(f"full gate: {', '.join(failed)} below target or incomplete", file=sys.stderr)
+        print(f"full gate: {', '.join(failed)} below target, short of a budget or incomplete", file=sys.stderr)
         return 1
     return 0
 

@@ -39,6 +39,7 @@ def leaderboard(ledger: dict[str, list[dict]]) -> list[dict]:
             "reported_accuracy": spec.source.reported_accuracy,
             "target_accuracy": spec.gate.target,
             "seeds": len(records),
+            "budgets": budget_verdicts(spec.budgets, spec.recipe, records),
         }
         if records:
             accs = [r["test_accuracy"] for r in records]
@@ -54,6 +55,23 @@ def leaderboard(ledger: dict[str, list[dict]]) -> list[dict]:
             )
         rows.append(row)
     return rows
+
+
+def budget_verdicts(budgets, recipe, records: list[dict]) -> list[str]:
+    """Each budget, and how the recipe and the runs of record (if any) stand against it.
+
+    A miss is shown, not hidden: the runs stay on the record, and the full gate fails on them.
+    """
+    verdicts = []
+    for budget in budgets:
+        verdict = budget.short if budget.check_recipe(recipe).passed else f"{budget.short}: recipe over"
+        judged = budget.check_runs(records) if records else None
+        if judged is not None and judged.passed:
+            verdict += f": kept by {len(records)} runs"
+        elif judged is not None:
+            verdict += f": MISSED by {judged.measured} of {len(records)} runs"
+        verdicts.append(verdict)
+    return verdicts
 
 
 def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
@@ -72,8 +90,8 @@ def _pct(value: float | None, digits: int = 2) -> str:
 
 def markdown_table(rows: list[dict]) -> str:
     header = (
-        "| model | params | MACs | constraints | check | source's figure | ours: test accuracy | seeds | device "
-        "| macro F1 | AUROC | epochs | wall time | train img/s |"
+        "| model | params | MACs | constraints | check | source's figure | ours: test accuracy | seeds | budgets "
+        "| device | macro F1 | AUROC | epochs | wall time | train img/s |"
     )
     lines = [header, "|" + "|".join(["---"] * (header.count("|") - 1)) + "|"]
     for r in rows:
@@ -90,13 +108,15 @@ def _cells(r: dict) -> list[str]:
         "pass" if r["check"] == "pass" else r["check"],
         _pct(r["reported_accuracy"]) if r["reported_accuracy"] is not None else "not reported",
     ]
+    budgets = "; ".join(r["budgets"]) or "—"
     if not r["seeds"]:
-        return [*facts, "not yet trained with its recipe", "0", *["—"] * 6]
+        return [*facts, "not yet trained with its recipe", "0", budgets, *["—"] * 6]
     timed = len(r["devices"]) == 1  # times from different devices do not average
     return [
         *facts,
         f"{_pct(r['accuracy'])} ± {r['accuracy_std'] * 100:.2f}" if r["seeds"] > 1 else _pct(r["accuracy"]),
         str(r["seeds"]),
+        budgets,
         ", ".join(r["devices"]),
         f"{r['macro_f1']:.4f}",
         f"{r['auroc']:.5f}",

@@ -1,6 +1,6 @@
 """What a model IS: its registration, recipe, declared constraints and how they are measured."""
 
-from zoo.spec.budgets import Budget, ConsistentAccuracy, MaxEpochs
+from zoo.spec.budgets import Budget, ConsistentAccuracy, MaxEpochs, budgets_missed
 from zoo.spec.builder import create_model
 from zoo.spec.constraints import (
     CheckResult,
@@ -54,6 +54,7 @@ __all__ = [
     "RequiresGAP",
     "Source",
     "Weights",
+    "budgets_missed",
     "check_model",
     "create_model",
     "get_spec",
