@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import json
 import subprocess
 import threading
 from pathlib import Path
@@ -157,6 +158,17 @@ def test_publish_takes_the_best_validation_run_and_it_loads(recorded_seeds, mnis
     assert not model.training
     loaded = {k: v for k, v in model.state_dict().items()}
     assert all(torch.is_tensor(v) for v in loaded.values())
+
+
+def test_a_validation_tie_goes_to_the_lowest_seed_wherever_the_ledger_lists_it(recorded_seeds, mnist):
+    runs, ledger = recorded_seeds
+    path = ledger / "tiny-4k.jsonl"
+    first, second = (json.loads(line) for line in path.read_text().splitlines())
+    second["val_accuracy"] = first["val_accuracy"]
+    path.write_text(json.dumps(second) + "\n" + json.dumps(first) + "\n")  # seed 1 listed first
+    with pytest.raises(zoo.ZooError, match=r"\(a tie goes to the lowest seed\): seed 0 has"):
+        publish(runs[1], mnist, ledger)
+    assert publish(runs[0], mnist, ledger).sha256 == first["weights_sha256"]
 
 
 def test_an_unrecorded_run_is_not_published(mnist, tmp_path):

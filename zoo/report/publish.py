@@ -1,9 +1,10 @@
 """`zoo publish`: a recorded run's weights become the model's published weights.
 
 Only a run on the record qualifies, and only the one with the best validation accuracy among the
-model's runs of record (the test set never chooses). Its weights must reproduce the recorded test
-accuracy exactly when evaluated here on the CPU. Files up to `PACKAGE_LIMIT` ship inside the
-package; a larger one gets an entry without an address until a public host exists.
+model's runs of record, a tie going to the lowest seed (the test set never chooses). Its weights
+must reproduce the recorded test accuracy exactly when evaluated here on the CPU. Files up to
+`PACKAGE_LIMIT` ship inside the package; a larger one gets an entry without an address until a
+public host exists.
 """
 
 from __future__ import annotations
@@ -44,11 +45,12 @@ def publish(run_dir: Path, data: MNIST, ledger_root: Path = DEFAULT_LEDGER) -> p
     current = of_registered_recipe(name, records)
     if record not in current:
         raise ZooError(f"{run_dir} was trained with a recipe that {name} no longer registers")
-    best = max(current, key=lambda r: r["val_accuracy"])
+    best = max(current, key=lambda r: (r["val_accuracy"], -r["seed"]))
     if best is not record:
         raise ZooError(
             f"{run_dir} (seed {record['seed']}, validation {record['val_accuracy']:.4%}) is not {name}'s best run of "
-            f"record by validation accuracy: seed {best['seed']} has {best['val_accuracy']:.4%}"
+            f"record by validation accuracy (a tie goes to the lowest seed): seed {best['seed']} has "
+            f"{best['val_accuracy']:.4%}"
         )
     model, _ = artifacts.load_weights(run.path / WEIGHTS, create_model)
     metrics = evaluate_cpu(model, data)
