@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import os
 import subprocess
 import threading
 from pathlib import Path
@@ -233,15 +234,19 @@ def test_export_onnx_with_parity_on_test_images(tmp_path):
 
 
 def test_export_errors_are_one_line(tmp_path):
-    """Both ways a model can lack a file: no weights entry at all, and an entry with no host yet."""
-    entries = set(published.list_weights())
-    without_entry = next(name for name in zoo.list_models() if name not in entries)
-    unhosted = next(name for name in sorted(entries) if not zoo.get_weights(name).published)
+    """Both ways a model can lack a file: no weights entry at all (a plugin's new model), and an entry
+    with no host yet."""
+    (tmp_path / "new_model.py").write_text(
+        "import zoo\nspec = zoo.get_spec('gapnet')\nzoo.register_model('gapnet-copy', constraints=spec.constraints, "
+        "recipe=spec.recipe, gate=spec.gate, source=spec.source)(spec.builder)\n"
+    )
+    env = {**os.environ, "ZOO_PLUGINS": "new_model", "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    unhosted = next(name for name in sorted(published.list_weights()) if not zoo.get_weights(name).published)
     expected = {
-        without_entry: f"zoo: error: no published weights for '{without_entry}' (see `zoo list --pretrained`)",
+        "gapnet-copy": "zoo: error: no published weights for 'gapnet-copy' (see `zoo list --pretrained`)",
         unhosted: f"zoo: error: {unhosted}: its weights are not published yet (no public host for them)",
     }
     for name, message in expected.items():
-        proc = run_zoo("export", name, "--pretrained", "--out", str(tmp_path / f"{name}.onnx"))
+        proc = run_zoo("export", name, "--pretrained", "--out", str(tmp_path / f"{name}.onnx"), env=env)
         assert proc.returncode == 1 and "Traceback" not in proc.stderr
         assert proc.stderr.strip() == message
