@@ -177,6 +177,15 @@ def test_a_budget_the_runs_miss_is_shown_beside_them(tmp_path, last_epochs, verd
     assert rows["gapnet"]["budgets"] == ["epochs<=19"] and rows["dnn"]["budgets"] == []
 
 
+def test_a_recipe_past_its_budget_is_shown_over_it(tmp_path):
+    old = zoo.replace_model("tiny-8k-aug", recipe=zoo.get_spec("tiny-8k-aug").recipe.replace(epochs=20))
+    try:
+        rows = {r["model"]: r for r in leaderboard(read_ledger(write_ledger(tmp_path / "results", [])))}
+    finally:
+        zoo.restore_model(old)
+    assert rows["tiny-8k-aug"]["budgets"] == ["epochs<=14: recipe over", "last 3 epochs>=99.40%"]
+
+
 def test_the_readme_gate_minutes_agree_with_the_registry():
     text = (ROOT / "README.md").read_text()
     rows = {}

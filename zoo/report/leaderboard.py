@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 
 from zoo import artifacts, figures
 from zoo.errors import ZooError
 from zoo.report.ledger import of_registered_recipe, read_ledger
+from zoo.spec.budgets import Budget
 from zoo.spec.catalog import model_table
+from zoo.spec.recipe import Recipe
 from zoo.spec.registry import get_spec
 
 README_START, README_END = "<!-- zoo:models:start -->", "<!-- zoo:models:end -->"
@@ -57,7 +60,7 @@ def leaderboard(ledger: dict[str, list[dict]]) -> list[dict]:
     return rows
 
 
-def budget_verdicts(budgets, recipe, records: list[dict]) -> list[str]:
+def budget_verdicts(budgets: Sequence[Budget], recipe: Recipe, records: list[dict]) -> list[str]:
     """Each budget, and how the recipe and the runs of record (if any) stand against it.
 
     A miss is shown, not hidden: the runs stay on the record, and the full gate fails on them.

@@ -10,6 +10,7 @@ beside the runs of record). Runs are judged on validation accuracy, never the te
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from zoo.spec.constraints import CheckResult, Declared
@@ -79,7 +80,7 @@ class ConsistentAccuracy(Budget):
         return self._result(True, 0, 0, f"{len(records)} runs, each at or above {self.at_least:.2%}")
 
 
-def budgets_missed(budgets, records: list[dict]) -> list[str]:
+def budgets_missed(budgets: Sequence[Budget], records: list[dict]) -> list[str]:
     """What each budget that `records` (one model's runs, as ledger lines) miss says of them."""
     judged = (budget.check_runs(records) for budget in budgets)
     return [result.message for result in judged if result is not None and not result.passed]
