@@ -41,8 +41,8 @@ def test_summary_prints_torchinfo_and_checks():
         (["train", "gapnett"], 1, r"^zoo: error: unknown model 'gapnett'; did you mean gapnet"),
         (["summary", "resnet"], 1, r"unknown model 'resnet'; did you mean resnet50"),
         (["train", "gapnet", "--wat"], 2, r"^zoo: error: unrecognized arguments: --wat"),
-        (["train", "gapnet", "--epochs", "many"], 2, r"argument --epochs: invalid int value: 'many'"),
-        (["train", "gapnet", "--epochs", "0"], 1, r"recipe: epochs must be >= 1"),
+        (["train", "gapnet", "--epochs", "many"], 2, r"argument --epochs: expected an integer, got 'many'"),
+        (["train", "gapnet", "--epochs", "0"], 2, r"argument --epochs: must be in \[1, inf\], got 0"),
         (["fly"], 2, r"invalid choice: 'fly'"),
         (["list", "nothing*"], 1, r"no registered model matches 'nothing\*'"),
         (["train", "gapnet", "--device", "cuda:7"], 1, r"--device cuda:7: CUDA is not available|not a device"),
@@ -76,13 +76,20 @@ def test_missing_data_dir(tmp_path):
     one_line_error(
         run_zoo("train", "tiny-4k", "--data-dir", str(tmp_path / "nowhere"), "--no-download"),
         1,
-        r"MNIST files missing in .*nowhere: train-images-idx3-ubyte, ",
+        r"data folder .*nowhere does not exist",
+    )
+    (tmp_path / "empty").mkdir()
+    one_line_error(
+        run_zoo("train", "tiny-4k", "--data-dir", str(tmp_path / "empty"), "--no-download"),
+        1,
+        r"MNIST files missing in .*empty: train-images-idx3-ubyte, ",
     )
 
 
 def test_missing_data_offline_download_fails_cleanly(tmp_path):
     """With no files and no network, the download attempt ends in the same kind of one-liner."""
     env = {**__import__("os").environ, "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+    (tmp_path / "empty").mkdir()
     line = one_line_error(
         run_zoo("train", "tiny-4k", "--data-dir", str(tmp_path / "empty"), env=env, timeout=600), 1, r"MNIST"
     )

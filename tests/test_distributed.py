@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import optuna
 import pytest
@@ -21,6 +23,7 @@ from zoo.train.distributed import World
 from zoo.train.evaluate import loss_and_accuracy, predict
 from zoo.train.state import SYNC_BATCHNORM_CPU
 
+ROOT = Path(__file__).resolve().parents[1]
 MODEL, SEED = "dnn", 3
 OVERRIDES = {"epochs": 2, "batch_size": 128, "train_samples": 30_720}
 ARGS = ["--epochs", "2", "--batch-size", "128", "--train-samples", "30720", "--seed", str(SEED), "--quiet"]
@@ -35,6 +38,7 @@ FINISHED_FILES = {
     "loss.png",
     "lr.png",
     "confusion.png",
+    ".lock",
 }
 
 
@@ -86,20 +90,28 @@ def test_two_ranks_match_one_process_within_half_a_point(two_ranks, mnist, tmp_p
     assert abs(two["test"]["accuracy"] - one["test"]["accuracy"]) <= 0.005, (two["test"], one["test"])
 
 
-def test_sigterm_to_the_launcher_then_resume_is_bit_identical(two_ranks, tmp_path):
-    """All ranks stop at one step, rank 0 saves; resuming under two ranks gives the same weights."""
-    whole, _ = two_ranks
-    cut = tmp_path / "cut"
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "zoo.cli", "train", MODEL, *ARGS, "--nproc", "2", "--out", str(cut)],
+def _launch_two_ranks(out) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "zoo.cli", "train", MODEL, *ARGS, "--nproc", "2", "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _wait_for_first_epoch(launcher: subprocess.Popen, out) -> None:
     deadline = time.monotonic() + 240
-    while not (cut / "metrics.jsonl").exists() and time.monotonic() < deadline and launcher.poll() is None:
+    while not (out / "metrics.jsonl").exists() and time.monotonic() < deadline and launcher.poll() is None:
         time.sleep(0.05)
-    assert (cut / "metrics.jsonl").exists(), "the first epoch never finished"
+    assert (out / "metrics.jsonl").exists(), "the first epoch never finished"
+
+
+def test_sigterm_to_the_launcher_then_resume_is_bit_identical(two_ranks, tmp_path):
+    """All ranks stop at one step, rank 0 saves; resuming under two ranks gives the same weights."""
+    whole, _ = two_ranks
+    cut = tmp_path / "cut"
+    launcher = _launch_two_ranks(cut)
+    _wait_for_first_epoch(launcher, cut)
     launcher.send_signal(signal.SIGTERM)
     _, stderr = launcher.communicate(timeout=120)
     assert launcher.returncode == 128 + signal.SIGTERM, stderr
@@ -123,7 +135,7 @@ def test_nproc_must_divide_the_batch(tmp_path):
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "r").exists()
     nobody = run_zoo("train", MODEL, "--epochs", "1", "--nproc", "0")
-    assert nobody.returncode == 1 and nobody.stderr == "zoo: error: --nproc must be >= 1, got 0\n"
+    assert nobody.returncode == 2 and "--nproc: must be in [1, inf], got 0" in nobody.stderr
 
 
 def _zoo_tune(tmp_path, name: str, out: str, *extra: str) -> list[str]:
@@ -176,7 +188,8 @@ def test_a_study_for_another_model_is_refused(tmp_path):
     assert first.returncode == 0, first.stderr
     other = subprocess.run(_zoo_tune(tmp_path, "tiny-4k", "b.json", *shared), capture_output=True, text=True)
     assert other.returncode == 1
-    assert "study 's' tunes" in other.stderr and "pick another --study" in other.stderr
+    assert "study 's' was made for another search: model 'dnn' (not 'tiny-4k')" in other.stderr
+    assert "pick another --study" in other.stderr
     assert other.stderr.count("\n") == 1, other.stderr
 
 
@@ -195,3 +208,140 @@ def test_sync_batchnorm_on_cpu_ranks_is_refused_before_launch(tmp_path):
 def test_rank_shares_cover_every_item_once_in_order(n, size):
     shares = [World(rank, size).part(n) for rank in range(size)]
     assert [i for share in shares for i in range(n)[share]] == list(range(n))
+
+
+def _ranks_of(launcher: subprocess.Popen, timeout: float = 120) -> list[int]:
+    """The pids of the launcher's rank processes, once both have started."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(launcher.pid)], capture_output=True, text=True)
+        pids = [int(p) for p in children.stdout.split()]
+        if len(pids) == 2:
+            return pids
+        time.sleep(0.1)
+    raise AssertionError("the ranks never started")
+
+
+def test_a_killed_rank_stops_every_process_in_one_line_and_the_run_resumes(two_ranks, tmp_path):
+    """SIGKILL to rank 1 mid-epoch: all stop within seconds, one line names the rank and the signal."""
+    whole, _ = two_ranks
+    cut = tmp_path / "cut"
+    launcher = _launch_two_ranks(cut)
+    rank1 = max(_ranks_of(launcher))  # torchrun starts local rank 0 first
+    _wait_for_first_epoch(launcher, cut)
+    time.sleep(0.5)  # into the second epoch
+    os.kill(rank1, signal.SIGKILL)
+    killed = time.monotonic()
+    _, stderr = launcher.communicate(timeout=60)
+    stopped_in = time.monotonic() - killed
+    assert launcher.returncode == 128 + signal.SIGKILL, stderr
+    assert stopped_in < 15, f"the other rank took {stopped_in:.1f}s to stop"
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    assert f"rank 1 (pid {rank1}) was killed by SIGKILL; the other ranks were stopped" in lines[0]
+    assert "--resume RUN_DIR --nproc 2" in lines[0]
+    resumed = run_zoo("train", MODEL, "--resume", str(cut), "--nproc", "2", "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert (cut / "model.safetensors").read_bytes() == (whole / "model.safetensors").read_bytes()
+
+
+def test_an_exception_on_rank_0_alone_is_one_line_naming_it(tmp_path):
+    (tmp_path / "rank0_bug.py").write_text(
+        "import os\nimport zoo.train.loop as loop\nreal = loop.loss_and_accuracy\n"
+        "def buggy(*args):\n"
+        "    if os.environ.get('RANK') == '0':\n"
+        "        raise RuntimeError('a bug on rank 0 alone')\n"
+        "    return real(*args)\n"
+        "loop.loss_and_accuracy = buggy\n"
+    )
+    env = {**os.environ, "ZOO_PLUGINS": "rank0_bug", "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    started = time.monotonic()
+    done = run_zoo("train", MODEL, *ARGS, "--nproc", "2", "--out", str(tmp_path / "r"), env=env)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "rank 0 (pid" in lines[0] and "failed: internal error: RuntimeError: a bug on rank 0 alone" in lines[0]
+    assert time.monotonic() - started < 120
+
+
+def test_a_process_group_that_cannot_start_is_one_line(tmp_path):
+    env = {**os.environ, "RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1"}
+    done = run_zoo("train", MODEL, "--epochs", "1", "--out", str(tmp_path / "r"), env={**env, "MASTER_PORT": "x"})
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "cannot join the process group as rank 0 of 2: ValueError" in done.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_study_for_another_recipe_is_refused(tmp_path):
+    """Same model, epochs and images; the registered recipe changed (a plugin adds weight decay)."""
+    shared = ["--trials", "1", "--train-samples", "1024", "--storage", str(tmp_path / "study.log"), "--study", "s"]
+    first = subprocess.run(_zoo_tune(tmp_path, MODEL, "a.json", *shared), capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    (tmp_path / "decay.py").write_text(
+        "import zoo\nspec = zoo.get_spec('dnn')\n"
+        "zoo.replace_model('dnn', recipe=spec.recipe.replace(weight_decay=1e-4))\n"
+    )
+    env = {**os.environ, "ZOO_PLUGINS": "decay", "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    other = subprocess.run(_zoo_tune(tmp_path, MODEL, "b.json", *shared), capture_output=True, text=True, env=env)
+    assert other.returncode == 1 and other.stderr.count("\n") == 1, other.stderr
+    assert "study 's' was made for another search: recipe_sha256" in other.stderr
+
+
+def test_sigterm_stops_the_whole_search_and_keeps_the_finished_trials(tmp_path):
+    journal = tmp_path / "study.log"
+    args = ["--trials", "40", "--train-samples", "4096", "--storage", str(journal), "--study", "s"]
+    worker = subprocess.Popen(
+        _zoo_tune(tmp_path, MODEL, "t.json", *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    for line in worker.stdout:  # after_trial prints a line per finished trial
+        if line.startswith("trial 1:"):
+            break
+    worker.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    _, stderr = worker.communicate(timeout=120)
+    assert worker.returncode == 128 + signal.SIGTERM, stderr
+    assert time.monotonic() - sent < 30
+    assert stderr.count("\n") == 1 and "SIGTERM: tuning stopped; " in stderr and str(journal) in stderr, stderr
+    study = optuna.load_study(study_name="s", storage=optuna.storages.JournalStorage(JournalFileBackend(str(journal))))
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.COMPLETE) >= 2 and optuna.trial.TrialState.RUNNING not in states
+    assert len(states) < 10, "the search went on after the signal"
+    assert json.loads((tmp_path / "t.json").read_text())["lr"] > 0  # the best of the finished trials, written
+
+
+def test_a_locked_or_foreign_storage_is_one_line_within_seconds(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "locked.db"
+    holder = sqlite3.connect(db)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        locked = subprocess.run(
+            _zoo_tune(tmp_path, MODEL, "a.json", "--storage", f"sqlite:///{db}", "--train-samples", "1024"),
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert time.monotonic() - started < 60
+    finally:
+        holder.rollback()
+        holder.close()
+    assert locked.returncode == 1 and locked.stderr.count("\n") == 1, locked.stderr
+    assert "database is locked" in locked.stderr
+    (tmp_path / "notes.txt").write_text("not a journal\n")
+    foreign = subprocess.run(
+        _zoo_tune(tmp_path, MODEL, "b.json", "--storage", str(tmp_path / "notes.txt"), "--train-samples", "1024"),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert foreign.returncode == 1 and foreign.stderr.count("\n") == 1, foreign.stderr
+    assert "cannot open study 'zoo-dnn'" in foreign.stderr
+
+
+def test_a_database_password_is_never_printed(tmp_path):
+    url = "postgresql://zoo:s3cret-pass@127.0.0.1:9/optuna"
+    done = subprocess.run(
+        _zoo_tune(tmp_path, MODEL, "a.json", "--storage", url, "--train-samples", "1024"),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "s3cret-pass" not in done.stdout + done.stderr and "postgresql://zoo:***@127.0.0.1:9/optuna" in done.stderr

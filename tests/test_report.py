@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -21,16 +22,25 @@ from zoo.report import (
     write_report,
 )
 from zoo.report.ledger import DEFAULT_LEDGER
+from zoo.spec.recipe import recipe_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def fake_record(model: str, seed: int, accuracy: float, device_name: str = "Test CPU x2 threads") -> dict:
+    """A ledger line as `zoo record` writes it (the schema holds it), with made-up figures."""
+    recipe = zoo.get_spec(model).recipe.to_dict()
     return {
         "model": model,
         "seed": seed,
-        "recipe": zoo.get_spec(model).recipe.to_dict(),
+        "recipe": recipe,
+        "recipe_sha256": recipe_hash(recipe),
+        "commit": "0" * 40,
+        "dirty": False,
+        "torch": "2.14.1",
         "test_accuracy": accuracy,
+        "val_accuracy": accuracy - 0.001,
+        "val_history": [accuracy - 0.002, accuracy - 0.001],
         "macro_f1": accuracy - 0.001,
         "auroc": 0.9999,
         "epochs": 3,
@@ -38,7 +48,8 @@ def fake_record(model: str, seed: int, accuracy: float, device_name: str = "Test
         "images_per_s": 1000.0,
         "device": "cpu",
         "device_name": device_name,
-        "weights_sha256": f"{model}-{seed}-{device_name}",
+        "weights_sha256": hashlib.sha256(f"{model}-{seed}-{device_name}".encode()).hexdigest(),
+        "recorded": "2026-12-04T00:00:00+00:00",
     }
 
 
@@ -64,7 +75,7 @@ def test_runs_of_a_recipe_no_longer_registered_do_not_count(ledger):
 
 
 def test_a_seed_trained_again_counts_once_with_its_latest_record(ledger):
-    write_ledger(ledger, [{**fake_record("gapnet", 1, 0.9960), "weights_sha256": "again"}])
+    write_ledger(ledger, [{**fake_record("gapnet", 1, 0.9960), "weights_sha256": "a" * 64}])
     rows = {r["model"]: r for r in leaderboard(read_ledger(ledger))}
     assert rows["gapnet"]["seeds"] == 3
     assert rows["gapnet"]["accuracy"] == pytest.approx((0.9940 + 0.9960 + 0.9945) / 3)
@@ -74,7 +85,7 @@ def test_a_ledger_line_without_its_recipe_is_refused(tmp_path):
     record = fake_record("dnn", 0, 0.98)
     del record["recipe"]
     write_ledger(tmp_path, [record])
-    with pytest.raises(ZooError, match=r"dnn.jsonl, line 1: the record lacks recipe"):
+    with pytest.raises(ZooError, match=r"dnn.jsonl:1: recipe: missing"):
         read_ledger(tmp_path)
 
 
@@ -102,10 +113,10 @@ def test_a_damaged_ledger_is_one_line(tmp_path):
     root = tmp_path / "results"
     root.mkdir()
     (root / "gapnet.jsonl").write_text(json.dumps(fake_record("gapnet", 0, 0.99)) + "\n{not json\n")
-    with pytest.raises(zoo.ZooError, match=r"gapnet.jsonl, line 2: not JSON"):
+    with pytest.raises(zoo.ZooError, match=r"gapnet.jsonl:2: not JSON"):
         read_ledger(root)
-    (root / "gapnet.jsonl").write_text('{"model": "dnn"}\n')
-    with pytest.raises(zoo.ZooError, match=r"line 1: not a record of gapnet"):
+    (root / "gapnet.jsonl").write_text(json.dumps(fake_record("dnn", 0, 0.98)) + "\n")
+    with pytest.raises(zoo.ZooError, match=r"gapnet.jsonl:1: model: a record of 'dnn', not of 'gapnet'"):
         read_ledger(root)
 
 

@@ -203,7 +203,7 @@ def test_refuses_to_overwrite_a_finished_run(mnist, tmp_path):
 
 
 def test_batch_larger_than_data(mnist, tmp_path):
-    with pytest.raises(ZooError, match="batch size 8,192 is larger than the 4,096 training images"):
+    with pytest.raises(ZooError, match="batch_size must be at most train_samples=4,096, got 8,192"):
         train("tiny-4k", short_recipe(batch_size=8192), mnist, tmp_path / "r", progress=False)
     assert not (tmp_path / "r").exists(), "a refused run must not leave a directory behind"
 

@@ -20,6 +20,7 @@ import zoo
 import zoo.train.loop
 from tests.conftest import run_zoo
 from tests.test_gates import run_gate
+from zoo import artifacts
 from zoo.report import read_ledger, record_run
 from zoo.report.publish import publish
 from zoo.spec import weights as published
@@ -107,14 +108,28 @@ def test_no_network_is_one_line(cache, tiny_weights):
         Weights("tiny-4k", digest, {}, url="http://127.0.0.1:9/w.safetensors").path()
 
 
-def test_a_tampered_cached_file_is_refused(server, tiny_weights, cache):
+def test_a_corrupt_cached_file_is_fetched_again(server, tiny_weights, cache):
     _, data, digest = tiny_weights
     _Files.routes["/w"] = (data, len(data))
     weights = Weights("tiny-4k", digest, {}, url=f"{server}/w")
     path = weights.path()
     path.write_bytes(path.read_bytes()[:-1] + b"\x01")
-    with pytest.raises(zoo.ZooError, match="does not match the published sha256 of tiny-4k's weights"):
-        weights.path()
+    assert weights.path() == path and path.read_bytes() == data and _Files.hits == ["/w", "/w"]
+
+
+def test_a_downloaded_file_is_readable_by_others_as_every_zoo_file_is(server, tiny_weights, cache):
+    _, data, digest = tiny_weights
+    _Files.routes["/w"] = (data, len(data))
+    path = Weights("tiny-4k", digest, {}, url=f"{server}/w").path()
+    assert path.stat().st_mode & 0o777 == artifacts.SHARED_FILE_MODE
+
+
+def test_a_download_past_the_entrys_size_is_stopped(server, tiny_weights, cache):
+    _, data, digest = tiny_weights
+    _Files.routes["/big"] = (data + b"\0" * (3 << 20), len(data) + (3 << 20))
+    with pytest.raises(zoo.ZooError, match=r"runs past the entry's [\d,]+ bytes; stopped, nothing kept"):
+        Weights("tiny-4k", digest, {"file_size": len(data)}, url=f"{server}/big").path()
+    assert not cache.exists() or not any(cache.iterdir())
 
 
 def test_unpublished_and_unknown_weights_are_one_line():
@@ -175,6 +190,7 @@ def test_a_validation_tie_goes_to_the_lowest_seed_wherever_the_ledger_lists_it(r
 def test_an_unrecorded_run_is_not_published(mnist, tmp_path):
     run = tmp_path / "run"
     train("tiny-4k", zoo.get_spec("tiny-4k").recipe.replace(**SHORT), mnist, run, progress=False, plots=False)
+    (tmp_path / "results").mkdir()
     with pytest.raises(zoo.ZooError, match="is not on the record"):
         publish(run, mnist, tmp_path / "results")
 
@@ -205,6 +221,22 @@ def test_the_weights_gate_stops_a_changed_input_normalisation(tmp_path):
     assert "gapnet: published weights give" in proc.stdout and "when published" in proc.stdout
 
 
+def test_the_weights_gate_stops_outputs_that_drift_while_accuracy_holds(tmp_path):
+    """Logits shifted by 3e-4: softmax, so accuracy, F1 and AUROC, cannot see it; the stored outputs do."""
+    plugin = (
+        "build = zoo.get_spec('gapnet').builder\n"
+        "def drifting(**kw):\n"
+        "    model = build(**kw)\n"
+        "    model.register_forward_hook(lambda module, inputs, output: output + 3e-4)\n"
+        "    return model\n"
+        "zoo.replace_model('gapnet', builder=drifting)\n"
+    )
+    proc = run_weights_gate(tmp_path, plugin)
+    assert proc.returncode == 1, proc.stdout
+    assert "1 failed, 1 passed" in proc.stdout
+    assert "gapnet: published weights' logits on the first 32 test images moved by up to 3.0e-04" in proc.stdout
+
+
 def test_eval_pretrained_prints_the_published_accuracy_to_the_last_digit():
     proc = run_zoo("eval", "gapnet", "--pretrained")
     assert proc.returncode == 0, proc.stderr
@@ -231,6 +263,18 @@ def test_export_onnx_with_parity_on_test_images(tmp_path):
     for batch in (1, 7):  # the batch dimension is dynamic
         (logits,) = session.run(None, {"images": torch.zeros(batch, 1, 28, 28).numpy()})
         assert logits.shape == (batch, 10)
+
+
+def test_an_export_that_fails_its_parity_check_leaves_no_file(tmp_path, monkeypatch, capsys):
+    from zoo.cli import main
+    from zoo.spec import exporting
+
+    monkeypatch.setattr(exporting, "parity", lambda model, path, images: exporting.Parity(len(images), 0.5, False))
+    out = tmp_path / "gapnet.onnx"
+    assert main(["export", "gapnet", "--pretrained", "--images", "16", "--out", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "nothing written at" in printed and "PARITY FAILS" in printed
+    assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_export_errors_are_one_line(tmp_path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -27,6 +28,7 @@ from zoo.errors import ZooError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+SHARED_FILE_MODE = 0o666 & ~_UMASK  # what open() would give; mkstemp's 0600 would hide results from others
 
 
 def atomic_write(path: Path, write) -> None:
@@ -40,7 +42,7 @@ def atomic_write(path: Path, write) -> None:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
-            os.fchmod(f.fileno(), 0o666 & ~_UMASK)  # mkstemp makes 0600; results are for sharing
+            os.fchmod(f.fileno(), SHARED_FILE_MODE)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:
@@ -143,8 +145,23 @@ def save_state(path: Path, state: dict[str, Any]) -> None:
     atomic_write(path, lambda f: torch.save(state, f))
 
 
+SAFE_LOAD_TORCH = (2, 6)  # weights_only=True can run code in older torch (CVE-2025-32434)
+
+
+def require_safe_load(version: str | None = None) -> None:
+    """Refuse to unpickle a checkpoint under a torch whose `weights_only=True` is not a safe loader."""
+    version = version or torch.__version__
+    found = re.match(r"(\d+)\.(\d+)", version)
+    if found is None or tuple(map(int, found.groups())) < SAFE_LOAD_TORCH:
+        raise ZooError(
+            f"torch {version} cannot load checkpoints safely (weights_only is unsafe before 2.6, CVE-2025-32434); "
+            "upgrade torch"
+        )
+
+
 def load_state(path: Path) -> dict[str, Any]:
     """Read a checkpoint with `weights_only=True`: tensors and plain data, never arbitrary objects."""
+    require_safe_load()
     path = Path(path)
     if not path.is_file():
         raise ZooError(f"nothing to resume: {path} does not exist")

@@ -7,6 +7,7 @@ Heavy modules (training, reports, Optuna) are imported inside the command that n
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -18,6 +19,7 @@ from zoo.spec import check_model, create_model, get_spec, list_models, probe_for
 from zoo.spec.catalog import model_table
 
 EXIT_ERROR, EXIT_USAGE = 1, 2
+MAX_SEED = 2**31 - 1  # an epoch's generator is seeded from seed * 100,003 * 1,009: it must stay in 64 bits
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,6 +27,35 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _integer(low: int, high: int | None = None):
+    """An argparse type: an integer in [low, high], else a one-line usage error naming the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be in [{low}, {high if high is not None else 'inf'}], got {value}")
+        return value
+
+    return parse
+
+
+def _positive(text: str) -> float:
+    """An argparse type: a finite number > 0 (no NaN, no infinity)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+COUNT, NATURAL, SEED = _integer(1), _integer(0), _integer(0, MAX_SEED)
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -96,16 +127,22 @@ def _recipe(args):
 
 
 def cmd_train(args) -> int:
-    spec = get_spec(args.name)  # an unknown name fails before the data loads
+    from zoo.train.loop import check_runnable
+
+    spec = get_spec(args.name)  # an unknown name, a bad value: all fail before the data loads
     recipe = _recipe(args)
     if args.resume:
         _refuse_resume_overrides(args)
+    else:
+        check_runnable(recipe, args.nproc)
+    if args.seed + args.seeds - 1 > MAX_SEED:
+        raise ZooError(f"--seed {args.seed} --seeds {args.seeds}: the last seed would exceed {MAX_SEED}")
     if args.nproc != 1:
         from zoo.train.distributed import launch, launched
 
         if not launched():
             _refuse_unlaunchable(args, recipe)
-            return launch(args.nproc, _without_nproc(args.argv))
+            return launch(args.nproc, _without_nproc(args.argv), debug=args.debug)
     data = _load_data(args)
     if args.resume:
         from zoo.train import resume
@@ -127,10 +164,6 @@ def _refuse_unlaunchable(args, recipe) -> None:
     """What would fail inside every rank is refused here, before any process starts."""
     import torch
 
-    if args.nproc < 1:
-        raise ZooError(f"--nproc must be >= 1, got {args.nproc}")
-    if recipe.batch_size % args.nproc:
-        raise ZooError(f"batch size {recipe.batch_size:,} does not split evenly over {args.nproc} processes")
     gpus = torch.cuda.device_count()
     on_gpus = args.device.startswith("cuda") or (args.device == "auto" and gpus > 0)
     if on_gpus and args.nproc > gpus:
@@ -167,8 +200,10 @@ def _refuse_resume_overrides(args) -> None:
 
 
 def _train_seeds(args, name: str, recipe, data) -> list[dict]:
+    """Each seed in turn; a default directory (runs/NAME/TIME) is claimed exclusively, suffixed if taken."""
     from zoo.train import train
 
+    default = args.out is None
     base = Path(args.out) if args.out else Path("runs") / name / time.strftime("%Y%m%d-%H%M%S")
     results = []
     for seed in range(args.seed, args.seed + args.seeds):
@@ -182,13 +217,15 @@ def _train_seeds(args, name: str, recipe, data) -> list[dict]:
             device=args.device,
             overwrite=args.overwrite,
             progress=not args.quiet,
+            unique_root=base if default and not results else None,
         )
+        base = Path(r["run_dir"]) if args.seeds == 1 else Path(r["run_dir"]).parent
         results.append(r)
         if _main_rank():
             print(
                 f"{name} seed {seed}: test accuracy {r['test']['accuracy']:.4%}, macro F1 "
                 f"{r['test']['macro_f1']:.4f}, AUROC {r['test']['auroc']:.5f}, {r['epochs']} epochs in "
-                f"{r['train_seconds']:.0f}s ({r['train_images_per_s']:,.0f} img/s) -> {run_dir}"
+                f"{r['train_seconds']:.0f}s ({r['train_images_per_s']:,.0f} img/s) -> {r['run_dir']}"
             )
     return results
 
@@ -215,20 +252,33 @@ def cmd_eval(args) -> int:
 
 
 def cmd_export(args) -> int:
+    """Export beside --out, check parity with onnxruntime, and only then put the file at --out."""
+    import tempfile
+
     from zoo.data.mnist import normalize
     from zoo.spec.exporting import MAX_LOGIT_DIFFERENCE, export_onnx, parity
 
     spec = get_spec(args.name)
     model = create_model(args.name, pretrained=args.pretrained)
     out = Path(args.out)
-    export_onnx(model, out, probe_for(model, spec.constraints).input_shape)
+    if not out.parent.is_dir():
+        raise ZooError(f"--out {out}: folder {out.parent} does not exist")
     images = normalize(_load_data(args).test_x[: args.images])
-    result = parity(model, out, images)
+    fd, scratch = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".onnx")
+    os.close(fd)
+    try:
+        export_onnx(model, Path(scratch), probe_for(model, spec.constraints).input_shape)
+        result = parity(model, Path(scratch), images)
+        if result.ok:
+            os.replace(scratch, out)
+    finally:
+        Path(scratch).unlink(missing_ok=True)
     verdict = "parity holds" if result.ok else f"PARITY FAILS (limit {MAX_LOGIT_DIFFERENCE:.0e}, same predictions)"
+    kept = f"{out} ({out.stat().st_size:,} bytes, dynamic batch)" if result.ok else f"nothing written at {out}"
     print(
-        f"{args.name}{' (published weights)' if args.pretrained else ''} -> {out} ({out.stat().st_size:,} bytes, "
-        f"dynamic batch); onnxruntime on {result.images:,} test images: max |logit difference| "
-        f"{result.max_difference:.1e}, predictions {'identical' if result.same_predictions else 'DIFFER'}; {verdict}"
+        f"{args.name}{' (published weights)' if args.pretrained else ''} -> {kept}; onnxruntime on "
+        f"{result.images:,} test images: max |logit difference| {result.max_difference:.1e}, predictions "
+        f"{'identical' if result.same_predictions else 'DIFFER'}; {verdict}"
     )
     return 0 if result.ok else EXIT_ERROR
 
@@ -259,17 +309,36 @@ def cmd_report(args) -> int:
 
 
 def cmd_record(args) -> int:
+    """Record every run named or found; each refusal is one line, and the rest are still recorded."""
+    from zoo.errors import AlreadyRecorded
     from zoo.report.ledger import record_run
     from zoo.report.runs import find_runs
 
     run_dirs = [d for path in args.runs for d in (find_runs(Path(path)) or [Path(path)])]
-    for run_dir in run_dirs:  # each is validated and appended on its own: a bad one stops, the rest stay
-        record, path = record_run(run_dir, Path(args.ledger), experiment=args.experiment)
+    recorded, seen, refused = 0, 0, 0
+    for run_dir in run_dirs:
+        try:
+            record, path = record_run(
+                run_dir, Path(args.ledger), experiment=args.experiment, accept_resumed=args.accept_resumed
+            )
+        except AlreadyRecorded as exc:
+            if len(run_dirs) == 1:  # named on its own, a run already recorded is a mistake
+                raise
+            seen += 1
+            print(f"skipped {exc}")
+            continue
+        except ZooError as exc:
+            refused += 1
+            print(f"zoo: refused {exc}", file=sys.stderr)
+            continue
+        recorded += 1
         print(
             f"recorded {record['model']} seed {record['seed']}: test accuracy {record['test_accuracy']:.4%}, "
             f"{record['epochs']} epochs on {record['device_name']} -> {path}"
         )
-    return 0
+    if len(run_dirs) > 1:
+        print(f"{recorded} recorded, {seen} already on the record, {refused} refused")
+    return EXIT_ERROR if refused else 0
 
 
 def cmd_data(args) -> int:
@@ -344,20 +413,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model with its recipe and evaluate it on the test set")
     p.add_argument("name")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--train-samples", type=int, help="train on the first N training images only")
+    p.add_argument("--epochs", type=COUNT)
+    p.add_argument("--batch-size", type=COUNT)
+    p.add_argument("--lr", type=_positive)
+    p.add_argument("--train-samples", type=COUNT, help="train on the first N training images only")
     p.add_argument("--recipe", help="JSON file of recipe overrides (as `zoo tune` writes)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--seeds", type=int, default=1, help="train this many seeds (seed, seed+1, ...), report mean +- std")
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument(
+        "--seeds", type=COUNT, default=1, help="train this many seeds (seed, seed+1, ...), report mean +- std"
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--out", help="run directory (default runs/NAME/TIMESTAMP)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     p.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
-        "--nproc", type=int, default=1, help="data-parallel processes on this machine (started through torchrun)"
+        "--nproc", type=COUNT, default=1, help="data-parallel processes on this machine (started through torchrun)"
     )
     _add_data_args(p)
     p.set_defaults(func=cmd_train)
@@ -378,6 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", help="run directories, or folders searched for them")
     p.add_argument("--ledger", default="results", help="the results ledger folder (default results)")
     p.add_argument("--experiment", action="store_true", help="record under experiments/ (another recipe)")
+    p.add_argument(
+        "--accept-resumed", action="store_true", help="record a run resumed on other code than it started on"
+    )
     p.set_defaults(func=cmd_record)
 
     p = sub.add_parser("export", help="export to ONNX (dynamic batch) and check parity with onnxruntime")
@@ -385,7 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretrained", action="store_true", help="export the published weights")
     p.add_argument("--format", choices=["onnx"], default="onnx")
     p.add_argument("--out", required=True, help="the .onnx file to write")
-    p.add_argument("--images", type=int, default=1000, help="test images for the parity check (default 1000)")
+    p.add_argument(
+        "--images", type=_integer(1, 10_000), default=1000, help="test images for the parity check (default 1000)"
+    )
     _add_data_args(p)
     p.set_defaults(func=cmd_export)
 
@@ -408,12 +484,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tune", help="Optuna learning-rate search on the validation split")
     p.add_argument("name")
-    p.add_argument("--trials", type=int, default=8, help="trials (with --storage: in the whole study)")
-    p.add_argument("--timeout", type=float, default=840.0, help="seconds before no new trial starts")
-    p.add_argument("--epochs", type=int, default=2, help="epochs per trial")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--trials", type=COUNT, default=8, help="trials (with --storage: in the whole study)")
+    p.add_argument("--timeout", type=_positive, default=840.0, help="seconds before no new trial starts")
+    p.add_argument("--epochs", type=COUNT, default=2, help="epochs per trial")
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--out", help="overrides JSON (default runs/NAME/tuned.json)")
-    p.add_argument("--train-samples", type=int, help="tune on the first N training images only")
+    p.add_argument("--train-samples", type=COUNT, help="tune on the first N training images only")
     p.add_argument(
         "--storage", help="share the study: a journal file path, or an RDB URL (sqlite:///f.db, postgresql://...)"
     )
@@ -438,13 +514,30 @@ def main(argv: list[str] | None = None) -> int:
     except ZooError as exc:
         if args.debug:
             raise
-        print(f"{who}: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        if str(exc):  # a failed rank that already said why leaves the launcher nothing to add
+            print(f"{who}: error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", EXIT_ERROR)
     except KeyboardInterrupt:
         print(f"{who}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not a user's mistake: still one line, the traceback with --debug
+        if args.debug:
+            raise
+        text = str(exc).strip()
+        line = f"internal error: {type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+        if not _kept_for_launcher(line):
+            print(f"{who}: {line} (zoo --debug ... shows the traceback)", file=sys.stderr)
+        return EXIT_ERROR
     finally:
         _leave_process_group()
+
+
+def _kept_for_launcher(line: str) -> bool:
+    if "torch.distributed" not in sys.modules:
+        return False
+    from zoo.train.distributed import report_rank_error
+
+    return report_rank_error(line)
 
 
 def _leave_process_group() -> None:

@@ -29,6 +29,14 @@ class PluginError(ZooError):
     """A module named in $ZOO_PLUGINS is missing, fails on import, or registers a taken name."""
 
 
+class AlreadyRecorded(ZooError):
+    """A run whose weights are already on the record: harmless when recording a folder again."""
+
+
+class TrainingDiverged(ZooError):
+    """The loss went non-finite; the last good checkpoint is kept (a tuner fails just that trial)."""
+
+
 class Interrupted(ZooError):
     """Training stopped on a signal after saving a checkpoint."""
 

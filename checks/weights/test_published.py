@@ -1,8 +1,10 @@
 """The weights gate: every published weight file, loaded into today's model code, still does what it did.
 
-Each file must load strictly (no missing or unexpected names, no other shapes) and reproduce the
-test accuracy recorded when it was published: to the last digit on CPU, within 0.05 points on
-CUDA. A failure names the model and what broke.
+Each file must load strictly (no missing or unexpected names, no other shapes), reproduce the
+test accuracy recorded when it was published (to the last digit on CPU, within 0.05 points on
+CUDA), and reproduce the logits its entry stores for the first test images within the entry's
+tolerance on CPU: outputs that drift while the accuracy keeps its digits still fail. A failure
+names the model and what broke.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import pytest
 import torch
 
 import zoo
-from zoo.report.publish import evaluate_cpu
+from zoo.report.publish import evaluate_cpu, output_difference
 from zoo.spec import get_weights, list_weights
 from zoo.train import evaluate
 
@@ -42,4 +44,15 @@ def test_published_weights_reproduce_their_accuracy(name, device, mnist):
     assert ok, (
         f"{name}: published weights give {accuracy:.4%} test accuracy on {device} with today's code, "
         f"{recorded:.4%} when published ({(accuracy - recorded) * 100:+.2f} points)"
+    )
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_published_weights_reproduce_their_outputs(name, mnist):
+    outputs = get_weights(name).meta.get("outputs")
+    assert outputs is not None, f"{name}: its weights entry stores no expected outputs (zoo publish writes them)"
+    difference = output_difference(_load(name), mnist, outputs)
+    assert difference <= outputs["tolerance"], (
+        f"{name}: published weights' logits on {outputs['images']} moved by up to {difference:.1e} with today's "
+        f"code (tolerance {outputs['tolerance']:.0e})"
     )

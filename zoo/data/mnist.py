@@ -37,6 +37,7 @@ MD5 = {
 IDX_DTYPES = {0x08: torch.uint8, 0x09: torch.int8, 0x0B: torch.int16, 0x0C: torch.int32, 0x0D: torch.float32}
 SPLIT_SEED = 0  # the train/validation split never changes with the training seed
 VALIDATION_SIZE = 10_000
+TRAIN_SIZE = 60_000 - VALIDATION_SIZE  # the official training file (its MD5 is checked) less validation
 MEAN, STD = 0.1307, 0.3081  # of the official training images' pixels in [0, 1]
 
 
@@ -142,7 +143,10 @@ def _download(data_dir: Path) -> None:
 
 def load_mnist(data_dir: str | Path | None = None, *, download: bool = True, verify: bool = True) -> MNIST:
     """Load, check and split MNIST: 50,000 train / 10,000 validation (seeded) / 10,000 test."""
+    named = bool(data_dir or os.environ.get(ENV_VAR))  # a folder someone named must exist; the cache is made
     data_dir = Path(data_dir) if data_dir else default_data_dir()
+    if named and not data_dir.is_dir():
+        raise DataError(f"data folder {data_dir} does not exist (create it to download MNIST there)")
     paths = {key: _locate(data_dir, stem) for key, stem in FILES.items()}
     if any(p is None for p in paths.values()):
         if not download:

@@ -10,24 +10,27 @@ the weights' sha256).
 from __future__ import annotations
 
 import datetime
-import hashlib
+import functools
 import json
 from pathlib import Path
 
+import jsonschema
+from filelock import FileLock, Timeout
+from safetensors.torch import load_file
+
 from zoo import artifacts
-from zoo.errors import ZooError
+from zoo.errors import AlreadyRecorded, ZooError
 from zoo.report.runs import FinishedRun, read_finished_run
-from zoo.spec.recipe import Recipe
+from zoo.spec.fingerprint import Fingerprint, fingerprint, parameter_digest
+from zoo.spec.recipe import Recipe, recipe_hash
 from zoo.spec.registry import get_spec
+from zoo.train.rundir import WEIGHTS
 
 DEFAULT_LEDGER = Path("results")
-REQUIRED = ("model", "seed", "recipe", "test_accuracy", "weights_sha256")  # what the report and gates read
 EXPERIMENTS = "experiments"
-
-
-def recipe_hash(recipe: dict) -> str:
-    """sha256 of the recipe's canonical JSON: equal recipes, equal hashes, on any machine."""
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+SCHEMA = Path(__file__).with_name("record.schema.json")
+LOCK = ".lock"  # one lock for the whole ledger: a record is checked against every file before it is appended
+LOCK_TIMEOUT = 60  # seconds to wait for another `zoo record` to finish its append
 
 
 def of_registered_recipe(name: str, records: list[dict]) -> list[dict]:
@@ -47,7 +50,12 @@ def ledger_file(root: Path, model: str, experiment: bool = False) -> Path:
 
 
 def read_ledger(root: Path = DEFAULT_LEDGER, *, experiments: bool = False) -> dict[str, list[dict]]:
-    """Every recorded run per model (registered models only), in the order recorded."""
+    """Every recorded run per model, in the order recorded, each line checked against the schema.
+
+    A ledger folder that is not there is an error: an empty report would look like a result.
+    """
+    if not Path(root).is_dir():
+        raise ZooError(f"ledger {root}: no such folder")
     folder = Path(root) / EXPERIMENTS if experiments else Path(root)
     out: dict[str, list[dict]] = {}
     for path in sorted(folder.glob("*.jsonl")):
@@ -69,14 +77,33 @@ def _read_lines(path: Path) -> list[dict]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ZooError(f"ledger {path}, line {number}: not JSON ({exc.msg})") from None
-        if not isinstance(record, dict) or record.get("model") != path.stem:
-            raise ZooError(f"ledger {path}, line {number}: not a record of {path.stem}")
-        missing = [key for key in REQUIRED if key not in record]
-        if missing:
-            raise ZooError(f"ledger {path}, line {number}: the record lacks {', '.join(missing)}")
+            raise ZooError(f"ledger {path}:{number}: not JSON ({exc.msg})") from None
+        problem = schema_problem(record)
+        if problem is not None:
+            raise ZooError(f"ledger {path}:{number}: {problem}")
+        if record["model"] != path.stem:
+            raise ZooError(f"ledger {path}:{number}: model: a record of {record['model']!r}, not of {path.stem!r}")
         records.append(record)
     return records
+
+
+@functools.cache
+def _validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(SCHEMA.read_text())
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def schema_problem(record: object) -> str | None:
+    """None for a valid ledger line, else its most relevant fault as 'field: what is wrong'."""
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(record))
+    if error is None:
+        return None
+    field = ".".join(map(str, error.absolute_path))
+    if error.validator == "required":
+        field = next((k for k in error.validator_value if k not in error.instance), field)
+        return f"{field}: missing"
+    return f"{field or 'record'}: {error.message}"
 
 
 def make_record(run: FinishedRun) -> dict:
@@ -105,6 +132,9 @@ def make_record(run: FinishedRun) -> dict:
         "auroc": test["auroc"],
         "weights_sha256": run.weights_sha256,
         "recorded": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "plugins": config.get("plugins", []),
+        **({"model_fingerprint": config["model_fingerprint"]} if "model_fingerprint" in config else {}),
+        **({"resumed": config["resumed"]} if config.get("resumed") else {}),
     }
 
 
@@ -113,24 +143,88 @@ def _precision_before_it_was_written(config: dict) -> str:
     return "bf16" if config["device"].startswith("cuda") or config["recipe"].get("precision") == "bf16" else "fp32"
 
 
-def record_run(run_dir: Path, root: Path = DEFAULT_LEDGER, *, experiment: bool = False) -> tuple[dict, Path]:
-    """Validate a finished run and append it to the ledger; returns the record and the file."""
+def record_run(
+    run_dir: Path, root: Path = DEFAULT_LEDGER, *, experiment: bool = False, accept_resumed: bool = False
+) -> tuple[dict, Path]:
+    """Validate a finished run and append it to the ledger; returns the record and the file.
+
+    The append holds the ledger's lock from the duplicate check to the rename, and rewrites the
+    file whole (atomically): concurrent `zoo record`s queue, and none loses another's line.
+    """
     run = read_finished_run(Path(run_dir))
     spec = get_spec(run.config["model"])
     if run.config.get("commit") is None:
         raise ZooError(f"{run_dir}: no git commit in config.json (trained outside a checkout, or before provenance)")
     if not experiment:
-        if Recipe.from_dict(run.config["recipe"]) != spec.recipe:
-            raise ZooError(f"{run_dir}: its recipe differs from {spec.name}'s registered one (record it --experiment)")
-        if run.config.get("dirty"):
-            raise ZooError(f"{run_dir}: trained from a tree with uncommitted changes in zoo/ (record it --experiment)")
+        _refuse_off_record(run, spec, accept_resumed)
     record = make_record(run)
+    problem = schema_problem(record)
+    if problem is not None:
+        raise ZooError(f"{run_dir}: its record would not be valid ({problem})")
+    path = ledger_file(Path(root), spec.name, experiment)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(Path(root) / LOCK, timeout=LOCK_TIMEOUT):
+            _refuse_recorded(run_dir, record, root)
+            _append(path, json.dumps(record, sort_keys=True))
+    except Timeout:
+        raise ZooError(f"ledger {root}: another `zoo record` held its lock for {LOCK_TIMEOUT}s; try again") from None
+    except OSError as exc:
+        raise ZooError(f"ledger {root}: {exc.strerror or exc}; nothing was recorded") from None
+    return record, path
+
+
+def _refuse_off_record(run: FinishedRun, spec, accept_resumed: bool) -> None:
+    """What keeps a run off the record (it may still be recorded as an experiment), in one line."""
+    where, config = run.path, run.config
+    if Recipe.from_dict(config["recipe"]) != spec.recipe:
+        raise ZooError(f"{where}: its recipe differs from {spec.name}'s registered one (record it --experiment)")
+    if config.get("dirty"):
+        raise ZooError(f"{where}: trained from a tree with uncommitted changes in zoo/ (record it --experiment)")
+    if config.get("plugins"):
+        raise ZooError(f"{where}: trained with $ZOO_PLUGINS={','.join(config['plugins'])} (record it --experiment)")
+    changed = _model_changes(run, spec.name)
+    if changed:
+        raise ZooError(
+            f"{where}: the {spec.name} it trained differs from today's registered one in its {' and '.join(changed)} "
+            "(record it --experiment)"
+        )
+    elsewhere = [r for r in config.get("resumed", []) if _other_code(r, config)]
+    if elsewhere and not accept_resumed:
+        first = elsewhere[0]
+        raise ZooError(
+            f"{where}: resumed at epoch {first.get('epoch')} on other code (commit {str(first.get('commit'))[:12]}"
+            f"{', modified' if first.get('dirty') else ''}) than it started on ({str(config['commit'])[:12]}); "
+            "pass --accept-resumed to record it anyway"
+        )
+
+
+def _other_code(resume: dict, config: dict) -> bool:
+    return resume.get("commit") != config.get("commit") or bool(resume.get("dirty")) or bool(resume.get("plugins"))
+
+
+def _model_changes(run: FinishedRun, name: str) -> list[str]:
+    """How the run's model differs from today's registered `name` (its fingerprint; for runs from
+    before fingerprints, the weights file's names and shapes)."""
+    today = fingerprint(name)
+    if "model_fingerprint" in run.config:
+        return Fingerprint.from_dict(run.config["model_fingerprint"]).differences(today)
+    same = parameter_digest(load_file(str(run.path / WEIGHTS))) == today.parameters
+    return [] if same else ["parameter names or shapes"]
+
+
+def _refuse_recorded(run_dir: Path, record: dict, root: Path) -> None:
     for records in (*read_ledger(root).values(), *read_ledger(root, experiments=True).values()):
         if any(r["weights_sha256"] == record["weights_sha256"] for r in records):
-            raise ZooError(f"{run_dir}: already recorded (weights sha256 {record['weights_sha256'][:12]}...)")
-    path = ledger_file(Path(root), spec.name, experiment)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    existing = path.read_text() if path.is_file() else ""
-    text = existing + json.dumps(record, sort_keys=True) + "\n"
-    artifacts.atomic_write(path, lambda f: f.write(text.encode()))
-    return record, path
+            raise AlreadyRecorded(f"{run_dir}: already recorded (weights sha256 {record['weights_sha256'][:12]}...)")
+
+
+def _append(path: Path, line: str) -> None:
+    """`path` plus one line, written whole and renamed into place: all of it lands, or none.
+
+    A last line without its newline (a hand edit) gets one first, so two records never share a line.
+    """
+    existing = path.read_bytes() if path.is_file() else b""
+    if existing and not existing.endswith(b"\n"):
+        existing += b"\n"
+    artifacts.atomic_write(path, lambda f: f.write(existing + line.encode() + b"\n"))

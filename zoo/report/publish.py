@@ -9,6 +9,7 @@ public host exists.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -27,6 +28,36 @@ from zoo.train.evaluate import predict, test_metrics
 from zoo.train.rundir import WEIGHTS
 
 PACKAGE_LIMIT = 1_000_000  # bytes: larger weights are not committed to the repository
+OUTPUT_IMAGES = 32  # each entry stores its logits on the first test images, as torchvision's expected outputs
+OUTPUT_TOLERANCE = 1e-5  # the largest logit difference on CPU the weights gate allows
+
+
+def expected_outputs(model: torch.nn.Module, data: MNIST) -> dict:
+    """The logits on the first `OUTPUT_IMAGES` test images (CPU, six decimals) and the tolerance they hold to."""
+    logits = predict(model.cpu(), data.test_x[:OUTPUT_IMAGES].cpu())
+    return {
+        "images": f"the first {OUTPUT_IMAGES} test images",
+        "tolerance": OUTPUT_TOLERANCE,
+        "logits": [[round(v, 6) for v in row] for row in logits.tolist()],
+    }
+
+
+def output_difference(model: torch.nn.Module, data: MNIST, outputs: dict) -> float:
+    """The largest |logit difference| between `model` now and the outputs an entry stored."""
+    stored = torch.tensor(outputs["logits"])
+    return float((predict(model.cpu(), data.test_x[: len(stored)].cpu()) - stored).abs().max())
+
+
+def add_expected_outputs(name: str, data: MNIST) -> published.Weights:
+    """Store the outputs of an entry published before entries held them, after its accuracy reproduces."""
+    entry = published.get_weights(name)
+    model = create_model(name, pretrained=True)
+    accuracy = evaluate_cpu(model, data)["accuracy"]
+    if accuracy != entry.meta["test_accuracy"]:
+        raise ZooError(f"{name}: its weights give {accuracy:.4%}, not the published {entry.meta['test_accuracy']:.4%}")
+    weights = dataclasses.replace(entry, meta={**entry.meta, "outputs": expected_outputs(model, data)})
+    published.write_entry(weights)
+    return weights
 
 
 def evaluate_cpu(model: torch.nn.Module, data: MNIST) -> dict:
@@ -59,7 +90,7 @@ def publish(run_dir: Path, data: MNIST, ledger_root: Path = DEFAULT_LEDGER) -> p
             f"{run_dir}: evaluated here its test accuracy is {metrics['accuracy']:.4%}, the record says "
             f"{record['test_accuracy']:.4%}; not published"
         )
-    return _write(name, run.path / WEIGHTS, record, model, metrics, ledger_file(Path(ledger_root), name))
+    return _write(name, run.path / WEIGHTS, record, model, metrics, ledger_file(Path(ledger_root), name), data)
 
 
 def _copy(source: Path, out) -> None:
@@ -85,7 +116,7 @@ def weights_table() -> str:
     return "\n".join(lines)
 
 
-def _write(name, source: Path, record: dict, model, metrics: dict, ledger: Path) -> published.Weights:
+def _write(name, source: Path, record: dict, model, metrics: dict, ledger: Path, data: MNIST) -> published.Weights:
     size = source.stat().st_size
     meta = {
         "params": sum(p.numel() for p in model.parameters()),
@@ -101,6 +132,7 @@ def _write(name, source: Path, record: dict, model, metrics: dict, ledger: Path)
         "device_name": record["device_name"],
         "torch": record["torch"],
         "recorded_run": {"ledger": ledger.as_posix(), "recorded": record["recorded"]},
+        "outputs": expected_outputs(model, data),
     }
     file = None
     if size <= PACKAGE_LIMIT:

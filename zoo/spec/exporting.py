@@ -59,7 +59,18 @@ def export_onnx(model: nn.Module, path: Path, input_shape=(1, 28, 28)) -> Path:
             )
         except Exception as exc:  # the exporter raises many types; each means "cannot be exported"
             raise ZooError(f"ONNX export failed ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    _inline_weights(Path(path))
     return Path(path)
+
+
+def _inline_weights(path: Path) -> None:
+    """One self-contained file: the exporter keeps weights in `NAME.data` beside the graph, which a
+    copy or rename of the graph alone would break; the zoo's models are far below ONNX's 2 GB limit."""
+    import onnx
+
+    external = path.with_name(path.name + ".data")
+    onnx.save_model(onnx.load(str(path)), str(path))
+    external.unlink(missing_ok=True)
 
 
 def parity(model: nn.Module, path: Path, images: torch.Tensor) -> Parity:

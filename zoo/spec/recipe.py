@@ -9,7 +9,9 @@ silently train the default.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -21,6 +23,74 @@ from zoo.errors import ZooError
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("onecycle", "step", "constant")
 PRECISIONS = ("auto", "bf16")
+IMAGE_SIDE = 28  # MNIST's: a random crop cannot be larger
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric field may take; every bound is checked, and NaN or infinity never pass."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+
+    def admits(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        high = "inf)" if math.isinf(self.high) else f"{self.high:g}{')' if self.high_open else ']'}"
+        return f"{'(' if self.low_open else '['}{self.low:g}, {high}"
+
+
+POSITIVE, NON_NEGATIVE, COUNT = Range(0, low_open=True), Range(0), Range(1)
+FRACTION, PROPER_FRACTION = Range(0, 1), Range(0, 1, high_open=True)
+
+AUGMENT_RANGES = {
+    "rotation": Range(0, 180),
+    "translate": PROPER_FRACTION,
+    "scale": POSITIVE,
+    "shear": Range(0, 90, high_open=True),
+    "perspective": FRACTION,
+    "perspective_distortion": PROPER_FRACTION,
+    "brightness": FRACTION,
+    "contrast": FRACTION,
+    "crop": Range(0, IMAGE_SIDE),
+    "crop_p": FRACTION,
+    "elastic": NON_NEGATIVE,
+    "elastic_sigma": POSITIVE,
+    "mixup": NON_NEGATIVE,
+}
+RECIPE_RANGES = {
+    "lr": POSITIVE,
+    "momentum": PROPER_FRACTION,
+    "weight_decay": NON_NEGATIVE,
+    "pct_start": Range(0, 1, low_open=True, high_open=True),
+    "div_factor": POSITIVE,
+    "final_div_factor": POSITIVE,
+    "step_size": COUNT,
+    "gamma": Range(0, 1, low_open=True),
+    "epochs": COUNT,
+    "batch_size": COUNT,
+    "label_smoothing": PROPER_FRACTION,
+    "early_stopping": NON_NEGATIVE,
+    "train_samples": NON_NEGATIVE,
+    "ema_decay": PROPER_FRACTION,
+    "plain_epochs": NON_NEGATIVE,
+}
+
+
+def check_ranges(obj: Any, ranges: dict[str, Range], where: str) -> None:
+    """A one-line error naming the first field of `obj` outside its range (tuples: each element)."""
+    for name, allowed in ranges.items():
+        value = getattr(obj, name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if not allowed.admits(item):
+                raise ZooError(f"{where}: {name} must be in {allowed}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -40,6 +110,11 @@ class Augment:
     elastic: float = 0.0  # elastic distortion (Simard et al. 2003): scale alpha of the smoothed field, in pixels
     elastic_sigma: float = 4.0  # the field's smoothness: the Gaussian blur's std, in pixels
     mixup: float = 0.0  # MixUp Beta(alpha, alpha); 0 = off
+
+    def __post_init__(self) -> None:
+        check_ranges(self, AUGMENT_RANGES, "recipe.augment")
+        if self.scale[0] > self.scale[1]:
+            raise ZooError(f"recipe.augment: scale must be (low, high) with low <= high, got {self.scale!r}")
 
 
 @dataclass(frozen=True)
@@ -75,13 +150,11 @@ class Recipe:
             raise ZooError(f"recipe: schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.precision not in PRECISIONS:
             raise ZooError(f"recipe: precision must be one of {PRECISIONS}, got {self.precision!r}")
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ZooError(f"recipe: {name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ZooError(f"recipe: lr must be > 0, got {self.lr}")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ZooError(f"recipe: ema_decay must be in [0, 1), got {self.ema_decay}")
+        check_ranges(self, RECIPE_RANGES, "recipe")
+        if self.train_samples and self.batch_size > self.train_samples:
+            raise ZooError(
+                f"recipe: batch_size must be at most train_samples={self.train_samples:,}, got {self.batch_size:,}"
+            )
         if not 0 <= self.plain_epochs <= self.epochs:
             raise ZooError(f"recipe: plain_epochs must be in [0, epochs={self.epochs}], got {self.plain_epochs}")
 
@@ -103,6 +176,11 @@ class Recipe:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recipe:
         return cls().replace(**data)
+
+
+def recipe_hash(recipe: dict) -> str:
+    """sha256 of the recipe's canonical JSON: equal recipes, equal hashes, on any machine."""
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def load_overrides(path: str | Path) -> dict[str, Any]:

@@ -155,6 +155,11 @@ def _specs() -> dict[str, ModelSpec]:
     return _registry.specs
 
 
+def plugin_modules() -> list[str]:
+    """The modules named in $ZOO_PLUGINS, in order: a run's provenance records them."""
+    return [m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(",") if m.strip()]
+
+
 def load_plugins() -> None:
     """Import the modules named in $ZOO_PLUGINS (comma-separated) once, so they can register models.
 
@@ -167,7 +172,7 @@ def load_plugins() -> None:
     if _registry.plugins_loaded:
         return
     _registry.plugins_loaded = True  # before importing: a plugin may look models up itself
-    for module in filter(None, (m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(","))):
+    for module in plugin_modules():
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

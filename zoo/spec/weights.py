@@ -49,8 +49,10 @@ class Weights:
                 raise ZooError(f"{self.model}: the packaged weights {local} are missing (a broken install)")
         elif self.url is not None:
             local = cache_dir() / f"{self.model}-{self.sha256[:16]}.safetensors"
+            if local.is_file() and artifacts.sha256(local) != self.sha256:
+                local.unlink()  # a corrupt or replaced cached copy is fetched again, never kept or trusted
             if not local.is_file():
-                download(self.url, local, self.sha256)
+                download(self.url, local, self.sha256, self.meta.get("file_size"))
         else:
             raise ZooError(f"{self.model}: its weights are not published yet (no public host for them)")
         artifacts.check_sha256(local, self.sha256, f"the published sha256 of {self.model}'s weights")
@@ -85,19 +87,21 @@ def list_weights() -> list[str]:
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.json"))
 
 
-def download(url: str, target: Path, sha256: str) -> None:
-    """Fetch `url` into `target` atomically; a short, failed or tampered download never lands."""
+def download(url: str, target: Path, sha256: str, size: int | None = None) -> None:
+    """Fetch `url` into `target` atomically; a short, oversized, failed or tampered download never lands.
+
+    `size`, the entry's known file size, stops a download that runs past it (a wrong or hostile
+    address cannot fill the disk); the file gets the same permissions as every file the zoo writes.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
             expected = response.headers.get("Content-Length")
-            size = 0
-            for block in iter(lambda: response.read(1 << 20), b""):
-                out.write(block)
-                size += len(block)
-        if expected is not None and size != int(expected):
-            raise ZooError(f"download of {url} was cut short: {size:,} of {int(expected):,} bytes")
+            received = _copy_at_most(response, out, url, size)
+            os.fchmod(out.fileno(), artifacts.SHARED_FILE_MODE)
+        if expected is not None and received != int(expected):
+            raise ZooError(f"download of {url} was cut short: {received:,} of {int(expected):,} bytes")
         artifacts.check_sha256(Path(tmp), sha256, f"the published sha256 (download from {url} not kept)")
         os.replace(tmp, target)
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
@@ -105,6 +109,16 @@ def download(url: str, target: Path, sha256: str) -> None:
         raise ZooError(f"cannot download {url}: {reason}") from None
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _copy_at_most(response, out, url: str, size: int | None) -> int:
+    received = 0
+    for block in iter(lambda: response.read(1 << 20), b""):
+        received += len(block)
+        if size is not None and received > size:
+            raise ZooError(f"download of {url} runs past the entry's {size:,} bytes; stopped, nothing kept")
+        out.write(block)
+    return received
 
 
 def write_entry(weights: Weights) -> None:

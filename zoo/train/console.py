@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from tqdm import tqdm
+
+from zoo.train.distributed import QUIET_ENV
 
 POSTFIX_EVERY = 20  # steps between refreshes of the bar's loss/accuracy/speed figures
 
@@ -21,6 +26,7 @@ class Console:
             mininterval=1.0,
             dynamic_ncols=True,
             leave=False,
+            file=sys.stdout if os.environ.get(QUIET_ENV) else sys.stderr,  # under `launch`, stderr is the rank's log
         )
 
     def step(self, bar: tqdm, meter, step: int) -> None:

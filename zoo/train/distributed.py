@@ -9,8 +9,15 @@ single process behaves exactly as it did before data parallelism existed.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import re
+import shutil
+import signal
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -109,7 +116,12 @@ def join(device: torch.device) -> World:
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        try:
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        except Exception as exc:  # rendezvous, network and backend errors alike: the group cannot start
+            raise ZooError(
+                f"cannot join the process group as rank {rank} of {size}: {type(exc).__name__}: {_first_line(exc)}"
+            ) from None
     return World(rank, size, device)
 
 
@@ -119,22 +131,128 @@ def leave() -> None:
         dist.destroy_process_group()
 
 
-def launch(nproc: int, argv: list[str]) -> int:
+QUIET_ENV = "ZOO_RANK_LOGS"  # set by `launch` to its log folder: ranks' unexpected errors go there, not to the console
+
+
+def launch(nproc: int, argv: list[str], *, debug: bool = False) -> int:
     """`zoo ARGV` in `nproc` processes on this machine, through torchrun's own launcher.
 
-    Returns the exit code to leave with: 0, the first failed rank's code, or 128 + the signal the
-    launcher received (after its ranks saved a checkpoint, as a single process does).
+    Returns the exit code to leave with: 0, or 128 + the signal the launcher received (after its
+    ranks saved a checkpoint, as a single process does); a failed rank raises `RankFailed`, one
+    line naming the rank and what happened. Unless `debug`, torch's banners and the ranks' own
+    stderr stay in per-rank log files: the console shows rank 0's output and one line at the end.
     """
     from torch.distributed import run as torchrun
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
-    options = torchrun.get_args_parser().parse_args(["--standalone", f"--nproc-per-node={nproc}", "-m", "zoo", *argv])
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # torchrun's own default, without its banner
+    logs = tempfile.mkdtemp(prefix="zoo-ranks-")
+    others = ",".join(f"{r}:3" for r in range(1, nproc))  # rank 0 keeps the console: its bars and lines
+    quiet = [] if debug or not others else [f"--log-dir={logs}", f"--redirects={others}"]
+    options = torchrun.get_args_parser().parse_args(
+        ["--standalone", f"--nproc-per-node={nproc}", "--monitor-interval=0.5", *quiet, "-m", "zoo", *argv]
+    )
     try:
-        torchrun.run(options)
+        with _torch_logs_silenced(not debug), _env(QUIET_ENV, "" if debug else logs):
+            torchrun.run(options)
     except SignalException as exc:
         return 128 + int(exc.sigval)
     except ChildFailedError as exc:
-        codes = [failure.exitcode for _, failure in sorted(exc.failures.items())]
-        return next((c for c in codes if c > 0), 128 - min(codes))  # a negative code is a kill signal
+        raise _failure(exc, logs, nproc) from None
+    except Exception as exc:  # rendezvous and launcher errors: a group that could not start
+        raise ZooError(f"cannot start {nproc} processes: {type(exc).__name__}: {_first_line(exc)}") from None
+    else:
+        shutil.rmtree(logs, ignore_errors=True)
     return 0
+
+
+class RankFailed(ZooError):
+    """A rank of a data-parallel run died or failed; the other ranks were stopped."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _failure(exc, logs: str, nproc: int) -> RankFailed | ZooError:
+    """The first rank to fail, and why: the signal that killed it, or the error it wrote.
+
+    Rank 0 prints its own mistakes (a refused --out) on the console; then this adds nothing.
+    """
+    rank, failure = exc.get_first_failure()
+    main = exc.failures.get(0)
+    if failure.exitcode > 0 and main is not None and main.exitcode > 0 and not _rank_error(logs, 0):
+        return RankFailed("", main.exitcode)  # rank 0 refused something and said so on the console
+    said = _rank_error(logs, rank) or (_last_line(logs, failure.local_rank) if rank else "")
+    if failure.exitcode < 0:
+        what, code = f"was killed by {signal.Signals(-failure.exitcode).name}", 128 - failure.exitcode
+    elif said:
+        what, code = f"failed: {said}", failure.exitcode
+    else:
+        what, code = f"exited with code {failure.exitcode}", failure.exitcode
+    return RankFailed(
+        f"rank {rank} (pid {failure.pid}) {what}; the other ranks were stopped. An interrupted run continues "
+        f"from its last checkpoint with --resume RUN_DIR --nproc {nproc} (rank logs: {logs})",
+        code,
+    )
+
+
+def report_rank_error(line: str) -> bool:
+    """In a rank started by `launch`, keep an unexpected error's line for the launcher; True if kept.
+
+    A rank whose peer died fails in its next collective with a transport error; the launcher
+    names the rank that died first, so these consequences stay off the console.
+    """
+    logs = os.environ.get(QUIET_ENV)
+    if not logs or not launched():
+        return False
+    Path(logs, f"rank{os.environ.get('RANK', '0')}.error").write_text(line + "\n")
+    return True
+
+
+def _rank_error(logs: str, rank: int) -> str:
+    path = Path(logs, f"rank{rank}.error")
+    return path.read_text().strip() if path.is_file() else ""
+
+
+def _last_line(logs: str, local_rank: int) -> str:
+    """The last line rank `local_rank` wrote to stderr, without its 'zoo[...]: error: ' prefix."""
+    for path in sorted(Path(logs).rglob(f"{local_rank}/stderr.log")):
+        lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+        if lines:
+            return re.sub(r"^zoo(\[rank \d+\])?: (error: )?", "", lines[-1])
+    return ""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+@contextlib.contextmanager
+def _torch_logs_silenced(silent: bool):
+    """torchrun's and the elastic agent's warnings (closing signals, failure tables) off the console."""
+    loggers = [logging.getLogger(n) for n in ("torch.distributed.run", "torch.distributed.elastic")]
+    levels = [lg.level for lg in loggers]
+    if silent:
+        for lg in loggers:
+            lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+@contextlib.contextmanager
+def _env(key: str, value: str):
+    old = os.environ.get(key)
+    os.environ[key] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = old

@@ -15,13 +15,15 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
 from zoo import figures
 from zoo.data.augment import training_batch
-from zoo.data.mnist import MNIST
-from zoo.errors import Interrupted, ZooError
+from zoo.data.mnist import MNIST, TRAIN_SIZE
+from zoo.errors import Interrupted, TrainingDiverged, ZooError
+from zoo.spec.fingerprint import fingerprint
 from zoo.spec.recipe import Recipe
 from zoo.spec.registry import get_spec
 from zoo.train.console import Console
@@ -29,22 +31,37 @@ from zoo.train.device import autocast, finite_check_every, layout, resolve_devic
 from zoo.train.distributed import World, join
 from zoo.train.evaluate import loss_and_accuracy, predict, test_metrics
 from zoo.train.patience import Patience
-from zoo.train.provenance import code_commit, device_name
-from zoo.train.rundir import CHECKPOINT, FIGURES, RunDir
+from zoo.train.provenance import code_commit, device_name, plugins
+from zoo.train.rundir import CHECKPOINT, FIGURES, RunDir, claim_directory
 from zoo.train.state import EMPTY_EPOCH, EpochMeter, SignalGuard, TrainState
 from zoo.train.step import lr_schedule, train_step
 
 
-def train(name, recipe, data, run_dir, *, seed=0, device="auto", overwrite=False, progress=True, plots=True) -> dict:
-    """Train `name` from scratch with `recipe`, evaluate it on the test set, write the run directory."""
-    state, run = start(name, recipe, data, run_dir, seed=seed, device=device, overwrite=overwrite)
-    console = Console(progress and state.world.main)
-    fit(state, run, data, console)
-    return conclude(state, run, data, console, plots=plots)
+def train(
+    name, recipe, data, run_dir, *, seed=0, device="auto", overwrite=False, progress=True, plots=True, unique_root=None
+) -> dict:
+    """Train `name` from scratch with `recipe`, evaluate it on the test set, write the run directory.
+
+    With `unique_root` (a default name), that folder is claimed exclusively, suffixed if taken.
+    The result carries the run directory it was written to as "run_dir".
+    """
+    state, run = start(
+        name, recipe, data, run_dir, seed=seed, device=device, overwrite=overwrite, unique_root=unique_root
+    )
+    try:
+        console = Console(progress and state.world.main)
+        fit(state, run, data, console)
+        return conclude(state, run, data, console, plots=plots)
+    finally:
+        run.release()
 
 
 def resume(run_dir, data, *, name=None, device="auto", progress=True, plots=True) -> dict:
-    """Continue an interrupted run from its checkpoint, with its own recipe and seed, to the end."""
+    """Continue an interrupted run from its checkpoint, with its own recipe and seed, to the end.
+
+    The configuration gains a line saying on which code and device the run was resumed, so the
+    record can tell a run finished by other code from one trained by one commit.
+    """
     run = RunDir.unfinished(run_dir)
     config = run.read_config()
     if name is not None and config["model"] != name:
@@ -55,16 +72,24 @@ def resume(run_dir, data, *, name=None, device="auto", progress=True, plots=True
             f"{run} was trained by {config.get('world_size', 1)} process(es); resume it with the same number "
             f"(zoo train --nproc {config.get('world_size', 1)}), not {world.size}"
         )
-    recipe = Recipe.from_dict(config["recipe"])
-    state = _new_state(config["model"], recipe, data, config["seed"], world)
-    state.load_state_dict(run.load_checkpoint())
-    console = Console(progress and world.main)
-    fit(state, run, data, console)
-    return conclude(state, run, data, console, plots=plots)
+    world.on_main(run.hold)
+    try:
+        recipe = Recipe.from_dict(config["recipe"])
+        state = _new_state(config["model"], recipe, data, config["seed"], world)
+        state.load_state_dict(run.load_checkpoint())
+        if world.main:
+            run.write_config(resumed(config, state, world))
+        console = Console(progress and world.main)
+        fit(state, run, data, console)
+        return conclude(state, run, data, console, plots=plots)
+    finally:
+        run.release()
 
 
-def start(name: str, recipe: Recipe, data: MNIST, run_dir, *, seed: int, device: str, overwrite: bool):
-    """A fresh training state and its run directory (rank 0 writes it), with the configuration written."""
+def start(
+    name: str, recipe: Recipe, data: MNIST, run_dir, *, seed: int, device: str, overwrite: bool, unique_root=None
+):
+    """A fresh training state and its run directory (rank 0 creates and holds it), with the configuration written."""
     world = join(resolve_device(device))  # every check that can fail comes before the run directory exists
     run_dir = world.share(str(run_dir))  # a default directory is named by the time: rank 0's counts
     state = _new_state(name, recipe, data, seed, world)
@@ -79,23 +104,62 @@ def start(name: str, recipe: Recipe, data: MNIST, run_dir, *, seed: int, device:
         "train_precision": training_precision(world.device, recipe.precision),
         **({"world_size": world.size} if world.size > 1 else {}),
         **code_commit(),
+        "plugins": plugins(),
+        "model_fingerprint": fingerprint(name, state.model).to_dict(),
     }
 
     def create() -> RunDir:
-        run = RunDir.create(run_dir, overwrite=overwrite)
-        run.write_config(config)
+        path = claim_directory(Path(run_dir), Path(unique_root)) if unique_root is not None else run_dir
+        run = RunDir.create(path, overwrite=overwrite)
+        try:
+            run.write_config(config)
+        except BaseException:
+            run.release()
+            raise
         return run
 
-    world.on_main(create)
-    return state, RunDir(run_dir)
+    run = world.on_main(create)
+    path = world.share(str(run) if run is not None else None)  # a claimed name may carry a suffix
+    return state, run if run is not None else RunDir(path)
+
+
+def resumed(config: dict, state: TrainState, world: World) -> dict:
+    """`config` with one more entry in "resumed": the code, device and place this resume started from."""
+    entry = {
+        **code_commit(),
+        "plugins": plugins(),
+        "device_name": device_name(world.device),
+        "torch": torch.__version__,
+        "epoch": state.epoch,
+        "step": state.step,
+    }
+    return {**config, "resumed": [*config.get("resumed", []), entry]}
+
+
+def check_runnable(recipe: Recipe, processes: int, available: int = TRAIN_SIZE) -> None:
+    """What the recipe asks of the data and the ranks, checked before any data loads or process starts."""
+    if recipe.train_samples > available:
+        raise ZooError(
+            f"recipe: train_samples must be at most the {available:,} training images, got {recipe.train_samples:,}"
+        )
+    n_train = recipe.train_samples or available
+    if recipe.batch_size > n_train:
+        raise ZooError(f"batch size {recipe.batch_size:,} is larger than the {n_train:,} training images")
+    if processes < 1:
+        raise ZooError(f"--nproc must be >= 1, got {processes}")
+    if recipe.batch_size % processes:
+        raise ZooError(f"batch size {recipe.batch_size:,} does not split evenly over {processes} processes")
+    steps = n_train // recipe.batch_size * recipe.epochs
+    if recipe.schedule == "onecycle" and recipe.pct_start * steps <= 1:
+        raise ZooError(
+            f"recipe: a onecycle warm-up needs pct_start x steps > 1, got {recipe.pct_start:g} x {steps:,} steps "
+            "(train more steps or raise pct_start)"
+        )
 
 
 def _new_state(name: str, recipe: Recipe, data: MNIST, seed: int, world: World) -> TrainState:
+    check_runnable(recipe, world.size, len(data.train_x))
     n_train = recipe.train_samples or len(data.train_x)
-    if recipe.batch_size > min(n_train, len(data.train_x)):
-        raise ZooError(f"batch size {recipe.batch_size:,} is larger than the {n_train:,} training images")
-    if recipe.batch_size % world.size:
-        raise ZooError(f"batch size {recipe.batch_size:,} does not split evenly over {world.size} processes")
     return TrainState.start(name, get_spec(name).builder, recipe, seed, world, n_train)
 
 
@@ -135,7 +199,7 @@ def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch:
                 if state.step % check_every == 0 or state.step == steps or (guard.received and world.size == 1):
                     stop, broken = world.agree(guard.received or 0, not meter.finite())
                     if broken:
-                        raise ZooError(
+                        raise TrainingDiverged(
                             f"non-finite loss at epoch {state.epoch + 1}, step {state.step}; the last good "
                             f"checkpoint ({len(state.history)} epochs) is kept in {run.file(CHECKPOINT)}"
                         )
@@ -188,12 +252,15 @@ def _save_checkpoint(state: TrainState, run: RunDir) -> None:
 
 
 def conclude(state: TrainState, run: RunDir, data: MNIST, console: Console, *, plots: bool = True) -> dict:
-    """Evaluate on the test set once, then write weights, results and figures (in that order).
+    """Evaluate on the test set once, then write weights, figures and results (the finished marker, last).
 
-    Rank 0 does all of it; every rank returns its results.
+    Rank 0 does all of it; every rank returns its results, with the run directory as "run_dir".
     """
     world = state.world
-    return world.share(_evaluate_and_write(state, run, data, console, plots=plots) if world.main else None)
+    if not state.history:
+        raise ZooError(f"{state.name}: the run trained zero epochs; nothing to evaluate")
+    results = world.share(_evaluate_and_write(state, run, data, console, plots=plots) if world.main else None)
+    return {**results, "run_dir": str(run)}
 
 
 def _evaluate_and_write(state: TrainState, run: RunDir, data: MNIST, console: Console, *, plots: bool) -> dict:
@@ -219,12 +286,12 @@ def _evaluate_and_write(state: TrainState, run: RunDir, data: MNIST, console: Co
     sidecar = {"model": state.name, "params": results["params"], "seed": state.seed, "recipe": state.recipe.to_dict()}
     published = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
     run.save_weights(state.evaluated, {**sidecar, "metrics": published})
-    run.write_results(results)
     if plots:
         try:
             _draw(state, run, metrics["confusion_matrix"])
         except Exception as exc:  # a figure must never cost the finished result
             console.note(f"warning: plots not written ({type(exc).__name__}: {exc})")
+    run.write_results(results)
     return results
 
 

@@ -1,7 +1,8 @@
-"""Where a run came from: the code's git commit and the device's own name.
+"""Where a run came from: the code's git commit, the plugins loaded, and the device's own name.
 
-A result is worth recording only with what produced it: the commit (and whether the working tree
-had uncommitted changes), the torch build, and the CPU model or GPU name rather than "cpu".
+A result is worth recording only with what produced it: the commit (and whether the package had
+uncommitted changes, new untracked files included), the $ZOO_PLUGINS modules that could have
+changed a registration, the torch build, and the CPU model or GPU name rather than "cpu".
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from pathlib import Path
 
 import torch
 
+from zoo.spec.registry import plugin_modules as plugins
+
+__all__ = ["code_commit", "device_name", "plugins"]
+
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -19,7 +24,7 @@ def code_commit() -> dict:
     """{"commit": sha or None, "dirty": bool}; None outside a git checkout (an installed wheel)."""
     try:
         sha = _git("rev-parse", "HEAD")
-        dirty = bool(_git("status", "--porcelain", "--untracked-files=no", "--", "zoo"))
+        dirty = bool(_git("status", "--porcelain", "--untracked-files=normal", "--", "zoo"))
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": False}
     return {"commit": sha, "dirty": dirty}

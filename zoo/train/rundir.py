@@ -1,17 +1,27 @@
-"""A run directory: every file a run writes, under one name each, and the rules for reusing one.
+"""A run directory: every file a run writes, under one name each, and who may write there.
 
 `config.json` (resolved recipe, seed, device), `metrics.jsonl` (one line per epoch),
 `checkpoint.pt` (every epoch and on a signal), then, once the run is finished, `model.safetensors`
-with its sidecar `model.json` (the sidecar marks a finished run), `results.json` and the figures.
-Every file is written atomically (`zoo.artifacts`), so a kill never leaves half a file.
+with its sidecar `model.json`, the figures, and last `results.json`: the marker of a finished run,
+written after everything it vouches for. Every file is written atomically (`zoo.artifacts`), so
+a kill never leaves half a file.
+
+A directory belongs to one training at a time: the process that trains (rank 0 under torchrun)
+holds an exclusive lock on its `.lock` file from before the first byte it writes, and a default
+name is claimed with an exclusive `mkdir`, so two trainings started in the same second never
+share one. The lock is the kernel's (flock, through `filelock`): a killed process leaves nothing
+held, and its run can be resumed.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
 from torch import nn
 
 from zoo import artifacts
@@ -21,11 +31,33 @@ CONFIG, HISTORY, RESULTS = "config.json", "metrics.jsonl", "results.json"
 WEIGHTS, CHECKPOINT = "model.safetensors", "checkpoint.pt"
 SIDECAR = artifacts.sidecar_of(Path(WEIGHTS)).name
 FIGURES = {"accuracy": "accuracy.png", "loss": "loss.png", "lr": "lr.png", "confusion": "confusion.png"}
+LOCK = ".lock"
+FINISHED_MARKER = RESULTS
+
+
+def claim_directory(path: Path, unique_root: Path) -> Path:
+    """Create `unique_root` exclusively (or `ROOT-2`, `ROOT-3`, ... when it is taken); `path` re-rooted there.
+
+    `mkdir` fails when the name exists, even if another process made it a microsecond ago, so two
+    processes can never claim one name.
+    """
+    unique_root.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        claimed = unique_root if attempt == 1 else unique_root.with_name(f"{unique_root.name}-{attempt}")
+        try:
+            claimed.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise ZooError(f"cannot create run directory {claimed}: {exc.strerror}") from None
+        return claimed / Path(path).relative_to(unique_root)
+    raise ZooError(f"cannot find a free run directory name beside {unique_root}")
 
 
 class RunDir:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._lock: FileLock | None = None
 
     def __str__(self) -> str:
         return str(self.path)
@@ -35,20 +67,32 @@ class RunDir:
 
     @property
     def finished(self) -> bool:
-        return self.file(SIDECAR).exists()
+        return self.file(FINISHED_MARKER).exists()
 
     @classmethod
     def create(cls, path: str | Path, *, overwrite: bool) -> RunDir:
-        """A directory for a new run; a finished or unfinished run there is kept unless `overwrite`."""
+        """A directory for a new run, held; a finished or unfinished run there is kept unless `overwrite`.
+
+        `overwrite` first removes the finished marker, then every other file of the old run, and
+        only then lets the new run write: nothing old can sit beside the new run's files, and an
+        overwrite interrupted at any point leaves either the old run unfinished or the new one.
+        """
         run = cls(path)
-        if not overwrite and run.finished:
-            raise ZooError(f"{run} already holds a finished run (pass --overwrite to replace it)")
-        if not overwrite and run.file(CHECKPOINT).exists():
-            raise ZooError(f"{run} holds an unfinished run (pass --resume to continue or --overwrite)")
         try:
             run.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ZooError(f"cannot create run directory {run}: {exc.strerror}") from None
+        run.hold()
+        try:
+            if not overwrite and run.finished:
+                raise ZooError(f"{run} already holds a finished run (pass --overwrite to replace it)")
+            if not overwrite and run.file(CHECKPOINT).exists():
+                raise ZooError(f"{run} holds an unfinished run (pass --resume to continue or --overwrite)")
+            if overwrite:
+                run._clear()
+        except BaseException:
+            run.release()
+            raise
         return run
 
     @classmethod
@@ -57,7 +101,37 @@ class RunDir:
         run = cls(path)
         if run.finished:
             raise ZooError(f"{run} holds a finished run; nothing to resume")
+        if not run.file(CONFIG).is_file():
+            raise ZooError(f"{run}: not a run directory (no {CONFIG})")
         return run
+
+    def hold(self) -> RunDir:
+        """Take the directory's lock, or say in one line that another training holds it."""
+        lock = FileLock(self.file(LOCK), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise ZooError(f"{self} is in use by another training (its {LOCK} is held); pick another --out") from None
+        except OSError as exc:
+            raise ZooError(f"cannot lock run directory {self}: {exc.strerror}") from None
+        self._lock = lock
+        return self
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _clear(self) -> None:
+        """Remove the old run's files, the finished marker first; the lock stays."""
+        old = [p for p in self.path.iterdir() if p.name != LOCK]
+        old.sort(key=lambda p: p.name != FINISHED_MARKER)
+        for item in old:
+            try:
+                shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
+            except OSError as exc:
+                raise ZooError(f"cannot clear {item} for --overwrite: {exc.strerror}") from None
+        _fsync_directory(self.path)
 
     @staticmethod
     def weights_in(path: str | Path) -> Path:
@@ -89,3 +163,12 @@ class RunDir:
 
     def write_results(self, results: dict[str, Any]) -> None:
         artifacts.write_json(self.file(RESULTS), results)
+
+
+def _fsync_directory(path: Path) -> None:
+    """Make the removals durable before the new run writes (a crash cannot bring old files back)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -13,6 +13,8 @@ study's total, and each worker writes the best recipe over every worker's trials
 from __future__ import annotations
 
 import os
+import re
+import signal
 import socket
 import tempfile
 import time
@@ -22,10 +24,12 @@ from tqdm import tqdm
 
 from zoo import artifacts
 from zoo.data.mnist import MNIST
-from zoo.errors import ZooError
+from zoo.errors import Interrupted, TrainingDiverged, ZooError
+from zoo.spec.recipe import recipe_hash
 from zoo.spec.registry import get_spec
 from zoo.train.console import Console
-from zoo.train.loop import fit, start
+from zoo.train.loop import check_runnable, fit, start
+from zoo.train.state import SignalGuard
 
 
 def tune_lr(
@@ -50,13 +54,18 @@ def tune_lr(
         raise ZooError(f"--trials must be >= 1, got {trials}")
     spec = get_spec(name)
     base = spec.recipe.replace(epochs=epochs, train_samples=train_samples)
+    check_runnable(base, 1, len(data.train_x))
     from optuna.trial import TrialState
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(optuna, name, base, seed, storage, study_name)
     worker = f"{socket.gethostname()}:{os.getpid()}"
 
+    guard = SignalGuard()
+
     def objective(trial) -> float:
+        if guard.received:  # a signal between two trials: start no other
+            raise Interrupted(_stopped(guard.received, study, storage), 128 + guard.received)
         recipe = base.replace(lr=trial.suggest_float("lr", base.lr / 10, base.lr * 10, log=True))
         trial.set_user_attr("worker", worker)
 
@@ -82,12 +91,40 @@ def tune_lr(
     started = time.perf_counter()
     done = (TrialState.COMPLETE, TrialState.PRUNED)
     stop_at_total = optuna.study.MaxTrialsCallback(trials, states=done)  # a shared study's total
-    # A trial that diverges (non-finite loss) fails alone; the study goes on.
-    study.optimize(
-        objective, n_trials=trials, timeout=timeout, callbacks=[after_trial, stop_at_total], catch=(ZooError,)
-    )
+    # A trial that diverges (non-finite loss) fails alone; the study goes on. A signal (SIGINT,
+    # SIGTERM) stops the whole search: inside a trial, the loop's own guard raises `Interrupted` and
+    # Optuna marks that trial failed; between trials, this guard does. Finished trials are kept.
+    try:
+        with guard:
+            study.optimize(
+                objective,
+                n_trials=trials,
+                timeout=timeout,
+                callbacks=[after_trial, stop_at_total],
+                catch=(TrainingDiverged,),
+            )
+    except Interrupted as exc:
+        bar.close()
+        _write_summary(study, name, base, epochs, worker, time.perf_counter() - started, out, partial=True)
+        raise Interrupted(_stopped(exc.exit_code - 128, study, storage), exc.exit_code) from None
     bar.close()
-    summary = _summary(study, name, base, epochs, worker, time.perf_counter() - started)
+    return _write_summary(study, name, base, epochs, worker, time.perf_counter() - started, out)
+
+
+def _stopped(signum: int, study, storage: str | None) -> str:
+    finished = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished() and t.value is not None)
+    where = f"kept in {redact(storage)}" if storage else "summarised beside --out"
+    return f"{signal.Signals(signum).name}: tuning stopped; {finished} finished trial(s) {where}"
+
+
+def _write_summary(study, name, base, epochs, worker, seconds, out: Path, partial: bool = False) -> dict | None:
+    """The overrides and the trials, beside `out`; after a signal, only when some trial finished."""
+    try:
+        summary = _summary(study, name, base, epochs, worker, seconds)
+    except ZooError:
+        if partial:
+            return None
+        raise
     out.parent.mkdir(parents=True, exist_ok=True)
     artifacts.write_json(out, summary["overrides"])
     artifacts.write_json(out.with_name(out.stem + ".trials.json"), summary)
@@ -109,10 +146,14 @@ def open_study(optuna, name: str, base, seed: int, storage: str | None, study_na
     # Each worker samples from its own seed; one seed everywhere would propose the same trials.
     sampler = optuna.samplers.TPESampler(seed=seed * 1_000_003 + os.getpid())
     study_name = study_name or f"zoo-{name}"
-    want = {"model": name, "epochs": base.epochs, "train_samples": base.train_samples}
-    backend = _storage(optuna, storage)
-    opened = {"study_name": study_name, "storage": backend, "sampler": sampler, "pruner": pruner}
+    want = {
+        "model": name,
+        "epochs": base.epochs,
+        "train_samples": base.train_samples,
+        "recipe_sha256": recipe_hash(base.to_dict()),
+    }
     try:
+        opened = {"study_name": study_name, "storage": _storage(optuna, storage), "sampler": sampler, "pruner": pruner}
         try:
             study = optuna.create_study(direction="maximize", **opened)
         except optuna.exceptions.DuplicatedStudyError:
@@ -122,20 +163,59 @@ def open_study(optuna, name: str, base, seed: int, storage: str | None, study_na
                 study.set_user_attr(key, value)
             study.enqueue_trial({"lr": base.lr})
             return study
+    except ZooError:
+        raise
     except Exception as exc:  # SQLAlchemy, journal and Optuna errors alike: the storage is unusable
-        raise ZooError(f"--storage {storage}: cannot open study {study_name!r} ({type(exc).__name__}: {exc})") from None
+        reason = redact_text(str(exc).splitlines()[0] if str(exc) else "", storage)
+        raise ZooError(
+            f"--storage {redact(storage)}: cannot open study {study_name!r} ({type(exc).__name__}: {reason})"
+        ) from None
     have = {k: study.user_attrs.get(k, want[k]) for k in want}  # the creator may not have written them yet
     if have != want:
-        raise ZooError(f"study {study_name!r} tunes {have}, not {want}; pick another --study")
+        differs = ", ".join(f"{k} {have[k]!r} (not {want[k]!r})" for k in want if have[k] != want[k])
+        raise ZooError(f"study {study_name!r} was made for another search: {differs}; pick another --study")
     if study.direction != optuna.study.StudyDirection.MAXIMIZE:
         raise ZooError(f"study {study_name!r} minimises; it is not a zoo tuning study")
     return study
 
 
+def redact(url: str | None) -> str:
+    """A storage URL fit to print: its password replaced by ***."""
+    if url is None or "://" not in url:
+        return str(url)
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can parse: hide everything between '//' and '@'
+        return re.sub(r"//[^/@]*@", "//***@", url)
+
+
+def redact_text(text: str, url: str | None) -> str:
+    """`text` without the URL's password, wherever a driver's message repeats it."""
+    password = _password(url)
+    return text.replace(password, "***") if password else text
+
+
+def _password(url: str | None) -> str | None:
+    if url is None or "://" not in url:
+        return None
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).password
+    except Exception:
+        return None
+
+
 def _storage(optuna, url: str):
-    """An RDB URL as it is; anything else is a journal file (its folder is created)."""
+    """An RDB URL with a short lock wait; anything else is a journal file (its folder is created).
+
+    SQLite waits 5 s for a locked database before it answers, so a locked storage is one line in
+    seconds, not a hang.
+    """
     if "://" in url:
-        return url
+        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_options(url))
     from optuna.storages.journal import JournalFileBackend
 
     path = Path(url)
@@ -173,3 +253,9 @@ def _summary(study, name: str, base, epochs: int, worker: str, seconds: float) -
         "worker": worker,
         "seconds": seconds,
     }
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 5}}
+    return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}} if url.startswith("postgres") else {}
