@@ -57,7 +57,7 @@ def tune_lr(
     check_runnable(base, 1, len(data.train_x))
     from optuna.trial import TrialState
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is our one line, not its traceback
     study = open_study(optuna, name, base, seed, storage, study_name)
     worker = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -76,7 +76,10 @@ def tune_lr(
 
         with tempfile.TemporaryDirectory() as tmp:
             state, run = start(name, recipe, data, Path(tmp) / "trial", seed=seed, device="auto", overwrite=False)
-            history = fit(state, run, data, Console(enabled=False), on_epoch=report)
+            try:
+                history = fit(state, run, data, Console(enabled=False), on_epoch=report)
+            finally:
+                run.release()
         return history[-1]["val_accuracy"]
 
     bar = tqdm(total=trials, desc=f"tune {name}", unit="trial", disable=not progress)
