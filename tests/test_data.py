@@ -117,6 +117,9 @@ def test_truncated_real_file(data_copy):
 
 
 def test_missing_files_offline(tmp_path):
+    with pytest.raises(DataError, match=r"data folder .*nowhere does not exist"):
+        load_mnist(tmp_path / "nowhere", download=True)  # a typo is not a place to download into
+    (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match=r"MNIST files missing in .*: train-images-idx3-ubyte"):
         load_mnist(tmp_path / "empty", download=False)
 
