@@ -185,6 +185,13 @@ def _counts_gate(session: nox.Session, args: list[str]) -> None:
 
 
 @nox.session
+def pr(session: nox.Session) -> None:
+    """This commit against a base as CI's pull-request gate judges it: `nox -s pr -- --base origin/main`."""
+    _environment(session)
+    session.run("python", "-m", "tools.pr", *(session.posargs or ["--base", "origin/main"]))
+
+
+@nox.session
 def gate(session: nox.Session) -> None:
     """Accuracy gates: quick CPU floors; `-- full` (or any CUDA machine) adds every recipe over its seeds."""
     _environment(session)

@@ -16,6 +16,7 @@ import argparse
 import json
 import statistics
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from zoo import artifacts
@@ -60,22 +61,38 @@ def threshold(count: int, spread: float) -> float:
     return max(FLOOR, SPREADS * spread, ABSOLUTE_FLOOR / count)
 
 
-def judge(latest: dict[str, int], baseline: dict[str, dict]) -> list[tuple[str, str]]:
-    """(verdict, line) per row; verdict one of new, wide, ok, slower."""
+@dataclass(frozen=True)
+class RowVerdict:
+    """One row against its baseline: `verdict` is new, wide (not gated), ok or slower."""
+
+    name: str
+    verdict: str
+    baseline: int | None
+    count: int
+    limit: float | None  # the allowed increase, a fraction of the baseline
+    line: str
+
+
+def judge(latest: dict[str, int], baseline: dict[str, dict]) -> list[RowVerdict]:
+    """Every row of `latest` against `baseline` ({name: {"count", "spread"}}), in name order."""
     out = []
     for name, count in sorted(latest.items()):
         if name not in baseline:
-            out.append(("new", f"new     {name}: {count:,} instructions (no baseline yet)"))
+            out.append(
+                RowVerdict(name, "new", None, count, None, f"new     {name}: {count:,} instructions (no baseline yet)")
+            )
             continue
         was = baseline[name]["count"]
         limit = threshold(was, baseline[name]["spread"])
         line = f"{name}: {was:,} -> {count:,} instructions ({count / was - 1:+.2%}, threshold {limit:.1%})"
         if limit > CEILING:
-            out.append(("wide", f"wide    {line}; unchanged passes spread {baseline[name]['spread']:.1%}, not gated"))
+            spread = baseline[name]["spread"]
+            verdict, line = "wide", f"wide    {line}; unchanged passes spread {spread:.1%}, not gated"
         elif count > was * (1 + limit):
-            out.append(("slower", f"SLOWER  {line}"))
+            verdict, line = "slower", f"SLOWER  {line}"
         else:
-            out.append(("ok", f"ok      {line}"))
+            verdict, line = "ok", f"ok      {line}"
+        out.append(RowVerdict(name, verdict, was, count, limit, line))
     return out
 
 
@@ -107,10 +124,10 @@ def _gate(run: dict, store: dict, path: Path) -> int:
         theirs = {k: baseline.get(k) for k in sizes}
         raise SystemExit(f"count gate: this run used batches {sizes}, the baseline {theirs}; they do not compare")
     verdicts = judge(run["rows"], baseline["rows"])
-    for _, line in verdicts:
-        print(line)
-    slower = [line for verdict, line in verdicts if verdict == "slower"]
-    gated = sum(verdict in ("ok", "slower") for verdict, _ in verdicts)
+    for row in verdicts:
+        print(row.line)
+    slower = [row for row in verdicts if row.verdict == "slower"]
+    gated = sum(row.verdict in ("ok", "slower") for row in verdicts)
     if slower:
         print(f"count gate: {len(slower)} of {gated} gated rows run more instructions than allowed", file=sys.stderr)
         return 1
