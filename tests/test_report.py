@@ -21,7 +21,10 @@ from zoo.report import (
     rewrite_readme,
     write_report,
 )
+from zoo.report.frontier import frontier, frontier_table
+from zoo.report.leaderboard import FRONTIER_END, FRONTIER_START
 from zoo.report.ledger import DEFAULT_LEDGER
+from zoo.report.public import read_public
 from zoo.spec.recipe import recipe_hash
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,6 +150,16 @@ def test_the_committed_readme_agrees_with_the_ledger_and_registry(committed_rows
     table = text.split(README_START, 1)[1].split(README_END, 1)[0].strip()
     expected = markdown_table(committed_rows)
     assert table == expected, "README model table is stale: run `nox -s report`"
+
+
+def test_the_committed_readme_frontier_agrees_with_the_ledger_and_public_entries(committed_rows):
+    public = read_public(ROOT / DEFAULT_LEDGER)
+    assert len(public) >= 7 and all(e.source.startswith("https://github.com/") for e in public)
+    text = (ROOT / "README.md").read_text()
+    table = text.split(FRONTIER_START, 1)[1].split(FRONTIER_END, 1)[0].strip()
+    assert table == frontier_table(frontier(committed_rows, public)), (
+        "README frontier table is stale: run `nox -s report`"
+    )
 
 
 def test_report_command(ledger, tmp_path):

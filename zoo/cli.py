@@ -297,13 +297,16 @@ def cmd_publish(args) -> int:
 
 def cmd_report(args) -> int:
     from zoo.report import rewrite_readme, write_report
+    from zoo.report.frontier import frontier, frontier_table
+    from zoo.report.public import read_public
     from zoo.report.publish import weights_table
 
     report, rows = write_report(Path(args.ledger), Path(args.out))
     recorded = sum(1 for r in rows if r["seeds"])
     print(f"{report}: {len(rows)} models, {recorded} with runs of record ({sum(r['seeds'] for r in rows)} runs)")
     if args.readme:
-        changed = rewrite_readme(Path(args.readme), rows, weights_table())
+        places = frontier_table(frontier(rows, read_public(Path(args.ledger))))
+        changed = rewrite_readme(Path(args.readme), rows, weights_table(), places)
         print(f"{args.readme}: model table {'rewritten' if changed else 'already up to date'}")
     return 0
 

@@ -25,10 +25,11 @@ def _error_scale(ax) -> None:
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}%"))
 
 
-def plot_pareto(path: Path, rows: list[dict], pareto_front) -> None:
+def plot_pareto(path: Path, rows: list[dict], pareto_front, public=()) -> None:
     """Test accuracy against parameters (log x), one point per trained model, the frontier drawn.
 
-    `pareto_front` picks the frontier from (params, accuracy, name) points.
+    `pareto_front` picks the frontier from (params, accuracy, name) points; `public` entries (with
+    `name`, `params`, `accuracy`) are drawn hollow beside ours, as their projects report them.
     """
     trained = sorted((r for r in rows if r["seeds"]), key=lambda r: r["params"])
     fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
@@ -50,6 +51,7 @@ def plot_pareto(path: Path, rows: list[dict], pareto_front) -> None:
             ax.annotate(label, (params, acc), textcoords="offset points", xytext=(6, 9 if i % 2 else -14), fontsize=8)
         _error_scale(ax)
         ax.set_ylim(min(p[1] for p in points) - 5, 99.85)
+    _plot_public(ax, [e for e in public if e.params is not None])
     untrained = [r["model"] for r in rows if not r["seeds"]]
     if untrained:
         ax.set_title("not yet trained with its recipe: " + ", ".join(untrained), fontsize=8, color="gray", loc="right")
@@ -61,6 +63,23 @@ def plot_pareto(path: Path, rows: list[dict], pareto_front) -> None:
         fig.legend(loc="outside lower center", ncols=2)
     fig.savefig(path, dpi=130)
     plt.close(fig)
+
+
+def _plot_public(ax, entries) -> None:
+    if not entries:
+        return
+    ax.scatter(
+        [e.params for e in entries],
+        [e.accuracy * 100 for e in entries],
+        facecolors="none",
+        edgecolors="C2",
+        s=45,
+        label="public entry (as reported; most chosen on the test set)",
+    )
+    for e in entries:
+        ax.annotate(
+            e.name, (e.params, e.accuracy * 100), textcoords="offset points", xytext=(6, -12), fontsize=7, color="C2"
+        )
 
 
 def image_grid(path: Path, images: torch.Tensor, titles: list[str], title: str, columns: int = 10) -> None:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from zoo import artifacts, figures
 from zoo.errors import ZooError
+from zoo.report.frontier import frontier, frontier_table
 from zoo.report.ledger import of_registered_recipe, read_ledger
+from zoo.report.public import read_public
 from zoo.spec.budgets import Budget
 from zoo.spec.catalog import model_table
 from zoo.spec.recipe import Recipe
@@ -21,6 +23,7 @@ from zoo.spec.registry import get_spec
 
 README_START, README_END = "<!-- zoo:models:start -->", "<!-- zoo:models:end -->"
 WEIGHTS_START, WEIGHTS_END = "<!-- zoo:weights:start -->", "<!-- zoo:weights:end -->"
+FRONTIER_START, FRONTIER_END = "<!-- zoo:frontier:start -->", "<!-- zoo:frontier:end -->"
 
 
 def _mean(rows: list[dict], key: str) -> float:
@@ -144,10 +147,10 @@ def _flat(recipe: dict) -> dict:
 
 def write_report(ledger_root: Path, out_dir: Path) -> tuple[Path, list[dict]]:
     """report.md, leaderboard.json and pareto.png in `out_dir`, from the ledger under `ledger_root`."""
-    rows = leaderboard(read_ledger(ledger_root))
+    rows, public = leaderboard(read_ledger(ledger_root)), read_public(ledger_root)
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts.write_json(out_dir / "leaderboard.json", rows)
-    figures.plot_pareto(out_dir / "pareto.png", rows, pareto_front)
+    figures.plot_pareto(out_dir / "pareto.png", rows, pareto_front, public)
     recorded = sum(r["seeds"] for r in rows)
     text = [
         "# mnist-zoo leaderboard",
@@ -158,6 +161,10 @@ def write_report(ledger_root: Path, out_dir: Path) -> tuple[Path, list[dict]]:
         markdown_table(rows),
         "",
         "![test accuracy against parameters](pareto.png)",
+        "",
+        "## The frontier: our smallest model at each place, beside the best public entry",
+        "",
+        frontier_table(frontier(rows, public)),
     ]
     changed = [(r["model"], recipe_changes(r["model"])) for r in rows]
     changed = [(name, diff) for name, diff in changed if diff]
@@ -169,12 +176,14 @@ def write_report(ledger_root: Path, out_dir: Path) -> tuple[Path, list[dict]]:
     return report, rows
 
 
-def rewrite_readme(readme: Path, rows: list[dict], weights: str | None = None) -> bool:
-    """Replace the README's marked model table (and weights table); True when the text changed."""
+def rewrite_readme(readme: Path, rows: list[dict], weights: str | None = None, frontier: str | None = None) -> bool:
+    """Replace the README's marked model table (and weights and frontier tables); True when it changed."""
     text = readme.read_text()
     new = _replace(text, README_START, README_END, markdown_table(rows), readme)
     if weights is not None:
         new = _replace(new, WEIGHTS_START, WEIGHTS_END, weights, readme)
+    if frontier is not None:
+        new = _replace(new, FRONTIER_START, FRONTIER_END, frontier, readme)
     if new != text:
         readme.write_text(new)
     return new != text
