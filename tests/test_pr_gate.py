@@ -143,6 +143,7 @@ def test_a_new_model_is_checked_trained_and_judged_on_its_target(repo):
     row = next(line for line in summary.splitlines() if line.startswith("| scratch-net |"))
     assert "| new |" in row and "- -> " in row and "4 pass" in row and "target (no record yet)" in row
     assert "1 changed, new or removed; 10 unchanged" in summary
+    assert "- PASS MaxParams(8000): 6,114 params" in summary  # each constraint's own verdict, folded
 
 
 def test_a_missing_base_is_one_line(repo):

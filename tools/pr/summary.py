@@ -75,7 +75,22 @@ def _models(findings: Findings) -> list[str]:
             "" if v is None else ("pass" if v.passed else "**FAIL**") if v.bar is not None else v.against,
         ]
         rows.append("| " + " | ".join(cells) + " |")
-    return rows
+    return rows + [line for change in findings.changes for line in _checks(change)]
+
+
+def _checks(change: ModelChange) -> list[str]:
+    """Every constraint's own message, folded under the table."""
+    checks = (change.head or {}).get("checks", [])
+    if not checks:
+        return []
+    lines = [f"- {'PASS' if c['passed'] else '**FAIL**'} {c['message']}" for c in checks]
+    return [
+        "",
+        f"<details><summary>{change.name}: each constraint on the head's model</summary>",
+        "",
+        *lines,
+        "</details>",
+    ]
 
 
 def _before_after(change: ModelChange, field: str) -> str:
