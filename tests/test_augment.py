@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torchvision.transforms.v2.functional import gaussian_blur
 
+from zoo.contract.recipe import Augment
 from zoo.data.augment import _blur, _elastic, augment, warp
-from zoo.spec.recipe import Augment
 
 
 def _generator(seed: int = 0) -> torch.Generator:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import zoo
 from tests.test_gates import run_gate
-from zoo.spec import ConsistentAccuracy, MaxEpochs, Recipe, budgets_missed
+from zoo.contract import ConsistentAccuracy, MaxEpochs, Recipe, SeedRun, budgets_missed
 
 
-def _record(seed: int, history: list[float]) -> dict:
-    return {"seed": seed, "val_history": history}
+def _record(seed: int, history: list[float]) -> SeedRun:
+    return SeedRun(seed, history[-1], tuple(history))
 
 
 def test_max_epochs_names_the_excess():

@@ -7,8 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
-from zoo.spec.constraints import (
+from zoo.contract.constraints import (
     Exportable,
     IOContract,
     MaxMACs,
@@ -19,6 +18,7 @@ from zoo.spec.constraints import (
     RequiresGAP,
     check_model,
 )
+from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
 
 
 def one(model: nn.Module, constraint):

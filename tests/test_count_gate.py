@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from checks.bench import count_gate
+from tools.bench import count_gate
 
 MACHINE = "torch 9.9 on x86_64"
 

@@ -16,8 +16,8 @@ from conftest import run_zoo
 from optuna.storages.journal import JournalFileBackend
 
 from zoo.artifacts import load_weights
-from zoo.spec.builder import create_model
-from zoo.spec.registry import get_spec
+from zoo.contract.registry import get_spec
+from zoo.hub.builder import create_model
 from zoo.train import train
 from zoo.train.distributed import World
 from zoo.train.evaluate import loss_and_accuracy, predict

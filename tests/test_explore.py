@@ -7,8 +7,8 @@ import json
 import torch
 
 import zoo
+from zoo.contract.recipe import load_overrides
 from zoo.report import explore_data, inspect_run
-from zoo.spec.recipe import load_overrides
 from zoo.train.tune import tune_lr
 
 

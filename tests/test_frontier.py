@@ -32,10 +32,10 @@ def rows(tmp_path_factory) -> list[dict]:
 def test_a_place_is_held_by_the_smallest_model_reaching_it_over_three_seeds(rows):
     places = {row.place: row for row in frontier(rows, [])}
     held = places[Place(0.995, 6_000)]
-    assert held.ours["model"] == "tiny-8k-aug" and not held.met  # 99.55% but 7,770 params
+    assert held.ours.model == "tiny-8k-aug" and not held.met  # 99.55% but 7,770 params
     assert places[Place(0.996, 20_000)].ours is None  # gapnet's 99.65% has two seeds, not three
     best = places[Place(0.9975, None)]
-    assert best.ours["model"] == "tiny-8k-aug" and not best.met  # shown below the place: how far
+    assert best.ours.model == "tiny-8k-aug" and not best.met  # shown below the place: how far
 
 
 def test_ours_beats_a_public_entry_with_fewer_params_at_the_same_accuracy(rows):

@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 import zoo
-from checks.gate import plan, verdict
-from zoo.spec import ConsistentAccuracy, Gate, MaxEpochs
+from tools.gate import plan, verdict
+from zoo.contract import ConsistentAccuracy, Gate, MaxEpochs
 from zoo.train import train
 
 

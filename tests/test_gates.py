@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from checks.bench import compare
+from tools.bench import compare
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ import torch
 from torchinfo import summary
 
 import zoo
-from zoo.spec import MaxParams, Probe, Recipe
+from zoo.contract import MaxParams, Probe, Recipe
 
 
 def test_param_counts_agree_with_torchinfo_and_the_stated_sizes():

@@ -28,7 +28,7 @@ NEW_MODEL = """
 from torch import nn
 
 from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
-from zoo.spec import Gate, IOContract, MaxParams, NoFullyConnected, Recipe, RequiresGAP, Source, register_model
+from zoo.contract import Gate, IOContract, MaxParams, NoFullyConnected, Recipe, RequiresGAP, Source, register_model
 
 
 @register_model(

@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 import zoo
+from zoo.contract import Gate, IOContract, Recipe, Source
 from zoo.models import FAMILIES
-from zoo.spec import Gate, IOContract, Recipe, Source
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = dict(constraints=[IOContract()], recipe=Recipe(), gate=Gate(target=0.9), source=Source("test"))
@@ -109,8 +109,8 @@ NEW_MODEL = '''"""A new family: one file, nothing else touched."""
 from torch import nn
 
 from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
-from zoo.spec import Gate, IOContract, MaxParams, NoFullyConnected, Recipe, RequiresBatchNorm, RequiresGAP, Source
-from zoo.spec import register_model
+from zoo.contract import Gate, IOContract, MaxParams, NoFullyConnected, Recipe, RequiresBatchNorm, RequiresGAP, Source
+from zoo.contract import register_model
 
 
 @register_model(

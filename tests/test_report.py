@@ -10,6 +10,7 @@ import pytest
 
 import zoo
 from tests.conftest import run_zoo
+from zoo.contract.recipe import recipe_hash
 from zoo.errors import ZooError
 from zoo.report import (
     README_END,
@@ -22,10 +23,9 @@ from zoo.report import (
     write_report,
 )
 from zoo.report.frontier import frontier, frontier_table
-from zoo.report.leaderboard import FRONTIER_END, FRONTIER_START
 from zoo.report.ledger import DEFAULT_LEDGER
+from zoo.report.pages import FRONTIER_END, FRONTIER_START
 from zoo.report.public import read_public
-from zoo.spec.recipe import recipe_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,15 +73,15 @@ def ledger(tmp_path) -> Path:
 def test_runs_of_a_recipe_no_longer_registered_do_not_count(ledger):
     old = {**fake_record("gapnet", 7, 0.90), "recipe": zoo.get_spec("gapnet").recipe.replace(epochs=1).to_dict()}
     write_ledger(ledger, [old])
-    rows = {r["model"]: r for r in leaderboard(read_ledger(ledger))}
-    assert rows["gapnet"]["seeds"] == 3 and rows["gapnet"]["accuracy"] > 0.99
+    rows = {r.model: r for r in leaderboard(read_ledger(ledger))}
+    assert rows["gapnet"].seeds == 3 and rows["gapnet"].accuracy > 0.99
 
 
 def test_a_seed_trained_again_counts_once_with_its_latest_record(ledger):
     write_ledger(ledger, [{**fake_record("gapnet", 1, 0.9960), "weights_sha256": "a" * 64}])
-    rows = {r["model"]: r for r in leaderboard(read_ledger(ledger))}
-    assert rows["gapnet"]["seeds"] == 3
-    assert rows["gapnet"]["accuracy"] == pytest.approx((0.9940 + 0.9960 + 0.9945) / 3)
+    rows = {r.model: r for r in leaderboard(read_ledger(ledger))}
+    assert rows["gapnet"].seeds == 3
+    assert rows["gapnet"].accuracy == pytest.approx((0.9940 + 0.9960 + 0.9945) / 3)
 
 
 def test_a_ledger_line_without_its_recipe_is_refused(tmp_path):
@@ -93,12 +93,12 @@ def test_a_ledger_line_without_its_recipe_is_refused(tmp_path):
 
 
 def test_aggregates_over_seeds_and_marks_models_without_a_record(ledger):
-    rows = {r["model"]: r for r in leaderboard(read_ledger(ledger))}
+    rows = {r.model: r for r in leaderboard(read_ledger(ledger))}
     assert set(rows) == set(zoo.list_models())
-    assert rows["gapnet"]["seeds"] == 3
-    assert rows["gapnet"]["accuracy"] == pytest.approx(0.9945)
-    assert rows["gapnet"]["accuracy_std"] == pytest.approx(0.0005)
-    assert rows["resnet50"]["seeds"] == 0 and "accuracy" not in rows["resnet50"]
+    assert rows["gapnet"].seeds == 3
+    assert rows["gapnet"].accuracy == pytest.approx(0.9945)
+    assert rows["gapnet"].accuracy_std == pytest.approx(0.0005)
+    assert rows["resnet50"].seeds == 0 and rows["resnet50"].accuracy is None
 
 
 def test_report_files_and_markdown(ledger, tmp_path):
@@ -139,7 +139,7 @@ def test_readme_section_is_rewritten(ledger, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def committed_rows() -> list[dict]:
+def committed_rows() -> list:
     """The leaderboard of the committed ledger, built once: it probes every registered model."""
     return leaderboard(read_ledger(ROOT / DEFAULT_LEDGER))
 
@@ -177,9 +177,9 @@ def test_times_from_different_devices_are_not_averaged(tmp_path):
             fake_record("dnn", 0, 0.98, device_name="NVIDIA H100"),
         ],
     )
-    rows = {r["model"]: r for r in leaderboard(read_ledger(root))}
-    assert rows["tiny-8k"]["devices"] == ["NVIDIA H100", "Test CPU x2 threads"]
-    assert rows["tiny-8k"]["accuracy"] == pytest.approx(0.994)
+    rows = {r.model: r for r in leaderboard(read_ledger(root))}
+    assert rows["tiny-8k"].devices == ("NVIDIA H100", "Test CPU x2 threads")
+    assert rows["tiny-8k"].accuracy == pytest.approx(0.994)
     table = {line.split(" | ")[0].lstrip("| "): line for line in markdown_table(list(rows.values())).splitlines()}
     assert "| 2 | — | NVIDIA H100, Test CPU x2 threads |" in table["tiny-8k"] and "1,000 |" not in table["tiny-8k"]
     assert "| 1 | — | NVIDIA H100 |" in table["dnn"] and "| 2.0 min | 1,000 |" in table["dnn"]
@@ -193,21 +193,21 @@ def test_a_budget_the_runs_miss_is_shown_beside_them(tmp_path, last_epochs, verd
     """Runs that miss a budget stay on the record (they are what the recipe does); the table says so."""
     steady = {**fake_record("tiny-8k-aug", 0, 0.995), "val_history": [0.99, 0.9945, 0.9950, 0.9948]}
     other = {**fake_record("tiny-8k-aug", 1, 0.995), "val_history": [0.99, *last_epochs]}
-    rows = {r["model"]: r for r in leaderboard(read_ledger(write_ledger(tmp_path / "results", [steady, other])))}
-    assert rows["tiny-8k-aug"]["seeds"] == 2
-    assert rows["tiny-8k-aug"]["budgets"] == ["epochs<=14", f"last 3 epochs>=99.40%: {verdict}"]
+    rows = {r.model: r for r in leaderboard(read_ledger(write_ledger(tmp_path / "results", [steady, other])))}
+    assert rows["tiny-8k-aug"].seeds == 2
+    assert rows["tiny-8k-aug"].budgets == ("epochs<=14", f"last 3 epochs>=99.40%: {verdict}")
     line = next(x for x in markdown_table(list(rows.values())).splitlines() if x.startswith("| tiny-8k-aug |"))
     assert f"| 99.50% ± 0.00 | 2 | epochs<=14; last 3 epochs>=99.40%: {verdict} |" in line
-    assert rows["gapnet"]["budgets"] == ["epochs<=19"] and rows["dnn"]["budgets"] == []
+    assert rows["gapnet"].budgets == ("epochs<=19",) and rows["dnn"].budgets == ()
 
 
 def test_a_recipe_past_its_budget_is_shown_over_it(tmp_path):
     old = zoo.replace_model("tiny-8k-aug", recipe=zoo.get_spec("tiny-8k-aug").recipe.replace(epochs=20))
     try:
-        rows = {r["model"]: r for r in leaderboard(read_ledger(write_ledger(tmp_path / "results", [])))}
+        rows = {r.model: r for r in leaderboard(read_ledger(write_ledger(tmp_path / "results", [])))}
     finally:
         zoo.restore_model(old)
-    assert rows["tiny-8k-aug"]["budgets"] == ["epochs<=14: recipe over", "last 3 epochs>=99.40%"]
+    assert rows["tiny-8k-aug"].budgets == ("epochs<=14: recipe over", "last 3 epochs>=99.40%")
 
 
 def test_the_readme_gate_minutes_agree_with_the_registry():
@@ -223,8 +223,8 @@ def test_the_gate_minutes_cover_the_recorded_runs_of_each_registered_recipe(comm
     """`Gate.cpu_minutes` times out the full gate's hosted jobs; the runs of record (bf16 where this CPU
     has it, so no slower than a hosted runner's fp32) must fit in it on average."""
     over = {}
-    for row in (r for r in committed_rows if r["seeds"]):
-        declared, measured = zoo.get_spec(row["model"]).gate.cpu_minutes, row["train_seconds"] / 60
+    for row in (r for r in committed_rows if r.seeds):
+        declared, measured = zoo.get_spec(row.model).gate.cpu_minutes, row.train_seconds / 60
         if measured > declared:
-            over[row["model"]] = (declared, round(measured, 1))
+            over[row.model] = (declared, round(measured, 1))
     assert not over, f"declared gate minutes below the recorded mean (declared, measured): {over}"

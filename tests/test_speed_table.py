@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from checks.speed.table import table
+from tools.speed.table import table
 
 
 def _bench(name: str, mean: float, **extra) -> dict:

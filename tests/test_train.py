@@ -19,8 +19,8 @@ from safetensors.torch import load_file
 import zoo
 from tests.conftest import run_zoo
 from zoo import artifacts
+from zoo.contract.recipe import Augment
 from zoo.errors import ZooError
-from zoo.spec.recipe import Augment
 from zoo.train import device, resume, train
 from zoo.train.device import autocast
 from zoo.train.distributed import World

@@ -4,8 +4,7 @@ The public API; everything else is reached through its subpackage (`zoo.train`, 
 """
 
 from zoo import models  # noqa: F401  (importing the package registers every family)
-from zoo.errors import DataError, DuplicateModelError, Interrupted, PluginError, UnknownModelError, ZooError
-from zoo.spec import (
+from zoo.contract import (
     Augment,
     Gate,
     ModelSpec,
@@ -13,15 +12,15 @@ from zoo.spec import (
     Recipe,
     Source,
     check_model,
-    create_model,
     get_spec,
-    get_weights,
     list_models,
     register_model,
     replace_model,
     restore_model,
     unregister_model,
 )
+from zoo.errors import DataError, DuplicateModelError, Interrupted, PluginError, UnknownModelError, ZooError
+from zoo.hub import create_model, get_weights
 
 __all__ = [
     "Augment",

@@ -31,6 +31,11 @@ os.umask(_UMASK)
 SHARED_FILE_MODE = 0o666 & ~_UMASK  # what open() would give; mkstemp's 0600 would hide results from others
 
 
+def user_cache(kind: str) -> Path:
+    """The zoo's folder for `kind` ("mnist", "weights") in the user cache: `$XDG_CACHE_HOME/mnist-zoo/KIND`."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist-zoo" / kind
+
+
 def atomic_write(path: Path, write) -> None:
     """Call `write(file)` on a temporary file, fsync it and rename it to `path`."""
     path = Path(path)

@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
+from zoo.contract import check_model, get_spec, list_models, probe_for
 from zoo.errors import Interrupted, ZooError
-from zoo.spec import check_model, create_model, get_spec, list_models, probe_for
-from zoo.spec.catalog import model_table
+from zoo.hub import create_model
+from zoo.report.catalog import model_table
 
 EXIT_ERROR, EXIT_USAGE = 1, 2
 MAX_SEED = 2**31 - 1  # an epoch's generator is seeded from seed * 100,003 * 1,009: it must stay in 64 bits
@@ -74,23 +74,20 @@ def cmd_list(args) -> int:
         return _list_pretrained(args.pattern)
     rows = model_table(args.pattern)
     header = ("model", "params", "MACs", "constraints", "check")
-    cells = [header] + [
-        (r["name"], f"{r['params']:,}", f"{r['macs']:,}", ", ".join(r["constraints"]), r["check"]) for r in rows
-    ]
+    cells = [header] + [(r.name, f"{r.params:,}", f"{r.macs:,}", ", ".join(r.constraints), r.check) for r in rows]
     _print_columns(cells, numeric=(1, 2))
-    return 0 if all(r["check"] == "pass" for r in rows) else EXIT_ERROR
+    return 0 if not any(r.failed for r in rows) else EXIT_ERROR
 
 
 def _list_pretrained(pattern: str) -> int:
-    from zoo.spec import get_weights, list_weights
+    from zoo.hub import get_weights, list_weights
 
     header = ("model", "test accuracy", "seed", "file size", "sha256", "weights")
     cells = [header]
     for name in (n for n in list_weights() if n in list_models(pattern)):
         w = get_weights(name)
-        where = "packaged" if w.file else (w.url or "not published (no host yet)")
         size = f"{w.meta['file_size'] / 1e3:,.1f} kB"
-        cells.append((name, f"{w.meta['test_accuracy']:.2%}", str(w.meta["seed"]), size, w.sha256[:12], where))
+        cells.append((name, f"{w.meta['test_accuracy']:.2%}", str(w.meta["seed"]), size, w.sha256[:12], w.where))
     if len(cells) == 1:
         raise ZooError(f"no published weights match {pattern!r}")
     _print_columns(cells, numeric=(1, 2, 3))
@@ -118,7 +115,7 @@ def cmd_summary(args) -> int:
 
 
 def _recipe(args):
-    from zoo.spec.recipe import load_overrides
+    from zoo.contract.recipe import load_overrides
 
     overrides = load_overrides(args.recipe) if args.recipe else {}
     flags = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "train_samples": args.train_samples}
@@ -152,11 +149,10 @@ def cmd_train(args) -> int:
         results = _train_seeds(args, spec.name, recipe, data)
     if not _main_rank():
         return 0
-    accs = [r["test"]["accuracy"] for r in results]
-    mean = statistics.fmean(accs)
-    spread = f" +- {statistics.stdev(accs):.4%} over {len(accs)} seeds" if len(accs) > 1 else ""
-    verdict = "meets" if mean >= spec.gate.target else "MISSES"
-    print(f"{spec.name}: test accuracy {mean:.4%}{spread}; {verdict} the target {spec.gate.target:.2%}")
+    from zoo.report import read_finished_run
+    from zoo.report.verdict import judge
+
+    print(judge(spec, [read_finished_run(r["run_dir"]).seed_run() for r in results]).line())
     return 0
 
 
@@ -231,8 +227,8 @@ def _train_seeds(args, name: str, recipe, data) -> list[dict]:
 
 
 def cmd_eval(args) -> int:
-    from zoo.report.publish import evaluate_cpu
-    from zoo.spec import get_weights
+    from zoo.hub import get_weights
+    from zoo.train.evaluate import evaluate_cpu
 
     if args.pretrained:
         name, model = args.checkpoint, create_model(args.checkpoint, pretrained=True)
@@ -256,7 +252,7 @@ def cmd_export(args) -> int:
     import tempfile
 
     from zoo.data.mnist import normalize
-    from zoo.spec.exporting import MAX_LOGIT_DIFFERENCE, export_onnx, parity
+    from zoo.export import MAX_LOGIT_DIFFERENCE, export_onnx, parity
 
     spec = get_spec(args.name)
     model = create_model(args.name, pretrained=args.pretrained)
@@ -298,12 +294,12 @@ def cmd_publish(args) -> int:
 def cmd_report(args) -> int:
     from zoo.report import rewrite_readme, write_report
     from zoo.report.frontier import frontier, frontier_table
+    from zoo.report.pages import weights_table
     from zoo.report.public import read_public
-    from zoo.report.publish import weights_table
 
     report, rows = write_report(Path(args.ledger), Path(args.out))
-    recorded = sum(1 for r in rows if r["seeds"])
-    print(f"{report}: {len(rows)} models, {recorded} with runs of record ({sum(r['seeds'] for r in rows)} runs)")
+    recorded = sum(1 for r in rows if r.seeds)
+    print(f"{report}: {len(rows)} models, {recorded} with runs of record ({sum(r.seeds for r in rows)} runs)")
     if args.readme:
         places = frontier_table(frontier(rows, read_public(Path(args.ledger))))
         changed = rewrite_readme(Path(args.readme), rows, weights_table(), places)

@@ -16,7 +16,7 @@ import torch
 
 
 def _error_scale(ax) -> None:
-    """Accuracy axis spaced by log error, so 99.5% and 99.3% stay apart beside an 84% short run."""
+    """Accuracy axis spaced by log error, so models a few tenths of a point apart stay apart beside a short run."""
     ax.set_yscale(
         "function",
         functions=(lambda a: -np.log10(np.clip(100 - a, 1e-2, None)), lambda y: 100 - 10.0 ** (-y)),
@@ -31,14 +31,14 @@ def plot_pareto(path: Path, rows: list[dict], pareto_front, public=()) -> None:
     `pareto_front` picks the frontier from (params, accuracy, name) points; `public` entries (with
     `name`, `params`, `accuracy`) are drawn hollow beside ours, as their projects report them.
     """
-    trained = sorted((r for r in rows if r["seeds"]), key=lambda r: r["params"])
+    trained = sorted((r for r in rows if r.seeds), key=lambda r: r.params)
     fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
     if trained:
-        points = [(r["params"], r["accuracy"] * 100, r["model"]) for r in trained]
+        points = [(r.params, r.accuracy * 100, r.model) for r in trained]
         ax.errorbar(
             [p[0] for p in points],
             [p[1] for p in points],
-            yerr=[r["accuracy_std"] * 100 for r in trained],
+            yerr=[r.accuracy_std * 100 for r in trained],
             fmt="o",
             capsize=3,
             label="model (mean ± std over seeds)",
@@ -46,13 +46,13 @@ def plot_pareto(path: Path, rows: list[dict], pareto_front, public=()) -> None:
         front = pareto_front(points)
         ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="C3", label="Pareto frontier")
         for i, (params, acc, name) in enumerate(points):
-            seeds = trained[i]["seeds"]
+            seeds = trained[i].seeds
             label = f"{name} ({acc:.2f}%{', ' + str(seeds) + ' seeds' if seeds > 1 else ''})"
             ax.annotate(label, (params, acc), textcoords="offset points", xytext=(6, 9 if i % 2 else -14), fontsize=8)
         _error_scale(ax)
         ax.set_ylim(min(p[1] for p in points) - 5, 99.85)
     _plot_public(ax, [e for e in public if e.params is not None])
-    untrained = [r["model"] for r in rows if not r["seeds"]]
+    untrained = [r.model for r in rows if not r.seeds]
     if untrained:
         ax.set_title("not yet trained with its recipe: " + ", ".join(untrained), fontsize=8, color="gray", loc="right")
     ax.set_xscale("log")

@@ -1,6 +1,6 @@
 """Throughput benchmarks: a training step and an inference pass per model, and the data pipeline.
 
-Every timing is compared (by `checks.bench.compare`) as a ratio to a reference workload, a fixed
+Every timing is compared (by `tools.bench.compare`) as a ratio to a reference workload, a fixed
 convolution timed *between the rounds* of the same benchmark, so a machine that is slower or
 busier for a while slows both sides of the ratio. Torch runs one thread here: on a 2-core
 runner a neighbour that takes one core stalls a two-thread op far beyond its share, and a gate
@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import zoo
-from checks.bench import workloads
+from tools.bench import workloads
 
 DEVICE = torch.device(os.environ.get("ZOO_BENCH_DEVICE", "cpu"))
 BATCH = 32
@@ -43,7 +43,7 @@ def _fastest(fn, rounds: int) -> float:
 @pytest.fixture(scope="module", autouse=True)
 def warm_process():
     """Two seconds of the reference before anything is timed: a fresh process's first rows read
-    30-40% off on this VM (allocator, caches, clocks) and skewed whichever side they landed on."""
+    far off on this VM (allocator, caches, clocks) and skewed whichever side they landed on."""
     started = time.perf_counter()
     while time.perf_counter() - started < 2.0:
         REFERENCE()

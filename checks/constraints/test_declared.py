@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 import zoo
-from zoo.spec import probe_for
+from zoo.contract import probe_for
 
 CASES = [(name, c) for name in zoo.list_models() for c in zoo.get_spec(name).constraints]
 BUDGETS = [(name, b) for name in zoo.list_models() for b in zoo.get_spec(name).budgets]

@@ -3,7 +3,7 @@
 The seed pipeline (torchvision Dataset, per-sample PIL transforms, DataLoader, batch 64, the
 GAPNet source recipe) is timed over a few hundred batches and projected to its 19 epochs of 50,000
 images; `zoo train gapnet` runs its whole registered recipe for seeds 0, 1 and 2. Each figure is a
-pytest-benchmark row with the measured facts in `extra_info`; `checks.speed.table` prints the
+pytest-benchmark row with the measured facts in `extra_info`; `tools.speed.table` prints the
 side-by-side table and the ratio from the JSON. Not a gate: a full run per seed takes minutes.
 """
 

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 import zoo
-from zoo.report.publish import evaluate_cpu, output_difference
-from zoo.spec import get_weights, list_weights
+from zoo.hub import get_weights, list_weights
 from zoo.train import evaluate
+from zoo.train.evaluate import evaluate_cpu, output_difference
 
 PUBLISHED = [n for n in list_weights() if get_weights(n).file is not None]  # downloads are not fetched in CI
 CUDA_TOLERANCE = 0.0005

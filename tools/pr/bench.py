@@ -1,7 +1,7 @@
 """Benchmark rows of the two trees, measured on this runner in this job: instruction counts gate,
 wall clock is reported.
 
-Each tree counts its own rows with its own `checks.bench.instructions` (one Callgrind process
+Each tree counts its own rows with its own `tools.bench.instructions` (one Callgrind process
 each, the two side by side); the head's `count_gate.judge` then reads the base's counts as the
 baseline, with the thresholds the committed baselines use. Nothing recorded on another machine
 or another torch build is read: both counts come from this runner's torch.
@@ -18,11 +18,17 @@ from pathlib import Path
 
 import torch
 
-from checks.bench.compare import ratios
-from checks.bench.count_gate import RowVerdict, judge
+from tools.bench.compare import ratios
+from tools.bench.count_gate import RowVerdict, judge
 from tools.pr.trees import GateError, Tree
 
-COUNTER = "checks/bench/instructions.py"
+COUNTERS = ("tools/bench/instructions.py", "checks/bench/instructions.py")  # today; the older layout kept it in checks/
+
+
+def counter(tree: Tree) -> str | None:
+    """The tree's instruction counter as a module name, or None when it has none."""
+    found = next((path for path in COUNTERS if (tree.path / path).is_file()), None)
+    return None if found is None else found.removesuffix(".py").replace("/", ".")
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,7 @@ class WallRow:
 
 def count_rows(base: Tree, head: Tree, work: Path, pattern: str) -> list[RowVerdict] | None:
     """Both trees' rows counted side by side; None when the base has no instruction counter."""
-    if not (base.path / COUNTER).is_file():
+    if counter(base) is None:
         return None
     with ThreadPoolExecutor(max_workers=2) as pool:
         base_rows, head_rows = pool.map(lambda tree: _count(tree, work, pattern), (base, head))
@@ -49,7 +55,7 @@ def _count(tree: Tree, work: Path, pattern: str) -> dict[str, int]:
     key = hashlib.sha256(f"{tree.commit}\0{pattern}\0{torch.__version__}".encode()).hexdigest()[:16]
     out = work / f"counts-{key}.json"
     if not out.is_file():
-        tree.python("-m", "checks.bench.instructions", str(out), "-k", pattern)
+        tree.python("-m", counter(tree), str(out), "-k", pattern)
     return json.loads(out.read_text())["rows"]
 
 

@@ -13,18 +13,37 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import statistics
 import sys
 from pathlib import Path
 
+CONTRACT = ("contract", "spec")  # the declarations' package today, and before the house's second step
+
+
+def _contract(module: str = ""):
+    """`zoo.contract[.module]` of this tree, or `zoo.spec[.module]` in a base that predates the name.
+
+    Chosen by the folders of the `zoo` actually imported: an editable install's finder would
+    otherwise serve another checkout's `zoo.contract` to a tree that has none.
+    """
+    import zoo
+
+    root = Path(zoo.__file__).parent
+    package = next((name for name in CONTRACT if (root / name).is_dir()), None)
+    if package is None:
+        raise SystemExit(f"describe: {root} has none of {', '.join(CONTRACT)}")
+    return importlib.import_module(f"zoo.{package}" + (f".{module}" if module else ""))
+
 
 def describe(name: str, check: bool, ledger: dict[str, list[dict]]) -> dict:
     import zoo
     from zoo.report.ledger import of_registered_recipe
-    from zoo.spec import probe_for
-    from zoo.spec.fingerprint import fingerprint
-    from zoo.spec.recipe import recipe_hash
+
+    probe_for = _contract().probe_for
+    fingerprint = _contract("fingerprint").fingerprint
+    recipe_hash = _contract("recipe").recipe_hash
 
     spec = zoo.get_spec(name)
     model = zoo.create_model(name)

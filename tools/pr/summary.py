@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from checks.bench.count_gate import RowVerdict
+from tools.bench.count_gate import RowVerdict
 from tools.pr.bench import WallRow
 from tools.pr.models import ModelChange, ModelVerdict
 

@@ -16,8 +16,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from zoo.contract.recipe import Augment
 from zoo.data.mnist import MEAN, STD, to_unit
-from zoo.spec.recipe import Augment
 
 
 def _uniform(n: int, low: float, high: float, g: torch.Generator, device) -> torch.Tensor:
@@ -80,7 +80,7 @@ def _blur(fields: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur (+-4 sigma, reflected edges) of N x C x H x W fields.
 
     Two 1-D passes instead of torchvision's gaussian_blur, whose 2-D kernel made each batch's
-    fields cost 37 ms on a CPU thread against 2 ms for the rest of the warp.
+    fields cost far more on a CPU thread than the rest of the warp (README: speed).
     """
     taps = _gaussian_taps(sigma, fields.device, fields.dtype)
     radius = len(taps) // 2

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from zoo import artifacts
 from zoo.errors import DataError
 
 ENV_VAR = "ZOO_DATA_DIR"
@@ -113,8 +114,7 @@ def default_data_dir() -> Path:
     """`$ZOO_DATA_DIR`, else the user cache (`$XDG_CACHE_HOME/mnist-zoo/mnist`)."""
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR])
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "mnist-zoo" / "mnist"
+    return artifacts.user_cache("mnist")
 
 
 def _locate(data_dir: Path, stem: str) -> Path | None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from zoo.models.blocks import GlobalAvgPool, ResidualBlock, conv_bn_relu
-from zoo.spec import (
+from zoo.contract import (
     Augment,
     Gate,
     IOContract,
@@ -17,6 +16,7 @@ from zoo.spec import (
     Source,
     register_model,
 )
+from zoo.models.blocks import GlobalAvgPool, ResidualBlock, conv_bn_relu
 
 AUGMENT = Augment(rotation=15.0, translate=0.15, scale=(0.85, 1.15), shear=8.5, mixup=0.2)
 SOURCE_RECIPE = Recipe(
@@ -32,10 +32,8 @@ SOURCE_RECIPE = Recipe(
     early_stopping=10,
     augment=AUGMENT,
 )
-# Ours: One-Cycle needs its length up front, so the 150-epoch budget becomes a 40-epoch cycle
-# (early stopping kept), in bf16 where the CPU computes it natively: one seed in about 30 minutes
-# on the 2-core CPU (README: results of record). Earlier, on an H100, 60 epochs gave 99.65% and
-# 99.69% test, 30 epochs 99.57%.
+# Ours: One-Cycle needs its length up front, so the source's epoch budget becomes one fixed cycle
+# (early stopping kept), in bf16 where the CPU computes it natively (README: results of record).
 RECIPE = SOURCE_RECIPE.replace(epochs=40, precision="bf16")
 
 
@@ -43,7 +41,7 @@ RECIPE = SOURCE_RECIPE.replace(epochs=40, precision="bf16")
     "resnet-mini",
     constraints=[RequiresBatchNorm(), RequiresDropout(), RequiresGAP(), IOContract()],
     recipe=RECIPE,
-    gate=Gate(target=0.996, cpu_minutes=50),  # fp32, as on a runner without bf16 units; ~30 with them
+    gate=Gate(target=0.996, cpu_minutes=50),  # in fp32, as on a runner without bf16 units
     budgets=[MaxEpochs(150)],  # the source's budget, early stopping inside it
     source=Source(
         "small ResNet project: MixUp, label smoothing 0.1, One-Cycle AdamW, early stopping",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
-from zoo.spec import (
+from zoo.contract import (
     Augment,
     ConsistentAccuracy,
     Exportable,
@@ -22,9 +21,11 @@ from zoo.spec import (
     Source,
     register_model,
 )
+from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
 
 PROJECT = "parameter-budget progression project: 8.7K -> 4.0K -> <8K params, 99.4% in under 15 epochs"
-RECIPE = Recipe(
+# The source's shared recipe: step SGD with a strong warp (rotation 15, random crops).
+STEP_RECIPE = Recipe(
     optimizer="sgd",
     lr=0.05,
     momentum=0.9,
@@ -49,11 +50,10 @@ def _tiny(widths: list[int], dropout: float, classes: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-# Step 3's own recipe, chosen on the validation split (README: results of record, which lists every
-# variant tried): One-Cycle SGD and a lighter warp than the shared recipe (rotation 5, translate
-# 0.05, no crop), which left this net underfitting. Step 2, with Dropout too, gains from it as well;
-# step 1, without Dropout, overfits the lighter warp and keeps the shared recipe (README).
-AUG_RECIPE = Recipe(
+# One-Cycle SGD with a lighter warp, chosen on the validation split for step 3, which the shared
+# recipe left underfitting; step 2, with Dropout too, gains from it as well; step 1, without
+# Dropout, overfits it and keeps the shared recipe (README: results of record).
+ONE_CYCLE_RECIPE = Recipe(
     optimizer="sgd",
     lr=0.1,
     momentum=0.9,
@@ -73,7 +73,7 @@ def _constraints(budget: int, dropout: bool) -> list:
 @register_model(
     "tiny-8k",
     constraints=_constraints(9_000, dropout=False),
-    recipe=RECIPE,
+    recipe=STEP_RECIPE,
     gate=Gate(target=0.992, seeds=3, cpu_minutes=3),
     source=Source(PROJECT, reported_accuracy=0.9887, params=8_716),
 )
@@ -85,9 +85,9 @@ def tiny_8k(classes: int = 10) -> nn.Module:
 @register_model(
     "tiny-4k",
     constraints=_constraints(4_000, dropout=True),
-    recipe=AUG_RECIPE,
+    recipe=ONE_CYCLE_RECIPE,
     gate=Gate(target=0.9869, seeds=3, cpu_minutes=6),
-    source=Source(PROJECT, recipe=RECIPE, reported_accuracy=0.9869, params=3_964),
+    source=Source(PROJECT, recipe=STEP_RECIPE, reported_accuracy=0.9869, params=3_964),
 )
 def tiny_4k(classes: int = 10) -> nn.Module:
     """Step 2 (~4.0K params): the budget halved, with BatchNorm, Dropout and GAP."""
@@ -97,10 +97,10 @@ def tiny_4k(classes: int = 10) -> nn.Module:
 @register_model(
     "tiny-8k-aug",
     constraints=_constraints(8_000, dropout=True),
-    recipe=AUG_RECIPE,
+    recipe=ONE_CYCLE_RECIPE,
     gate=Gate(target=0.9948, seeds=3, quick=QuickGate(epochs=1, floor=0.97), cpu_minutes=7),
     budgets=[MaxEpochs(14), ConsistentAccuracy(last=3, at_least=0.994)],  # "99.4% consistently, < 15 epochs"
-    source=Source(PROJECT, recipe=RECIPE, reported_accuracy=0.9948, params=7_926),
+    source=Source(PROJECT, recipe=STEP_RECIPE, reported_accuracy=0.9948, params=7_926),
 )
 def tiny_8k_aug(classes: int = 10) -> nn.Module:
     """Step 3 (<8K params): a narrow stem, a 1x1 squeeze after the pool, Dropout, one dilated conv.

@@ -1,23 +1,16 @@
 """Reading results: finished runs, the leaderboard and README table, data and run inspection."""
 
 from zoo.report.explore import explore_data, inspect_run
-from zoo.report.leaderboard import (
-    README_END,
-    README_START,
-    leaderboard,
-    markdown_table,
-    pareto_front,
-    recipe_changes,
-    rewrite_readme,
-    write_report,
-)
+from zoo.report.leaderboard import LeaderboardRow, leaderboard, markdown_table, pareto_front, recipe_changes
 from zoo.report.ledger import read_ledger, record_run
+from zoo.report.pages import README_END, README_START, rewrite_readme, write_report
 from zoo.report.runs import FinishedRun, find_runs, read_finished_run
 
 __all__ = [
     "README_END",
     "README_START",
     "FinishedRun",
+    "LeaderboardRow",
     "explore_data",
     "find_runs",
     "inspect_run",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from zoo.report.leaderboard import LeaderboardRow
 from zoo.report.public import PublicEntry
 
 SEEDS = 3  # a place is held by a mean over at least this many seeds
@@ -40,14 +41,14 @@ PLACES = (
 @dataclass(frozen=True)
 class FrontierRow:
     place: Place
-    ours: dict | None  # the leaderboard row holding the place (None: no recorded model reaches it)
+    ours: LeaderboardRow | None  # the leaderboard row holding the place (None: no recorded model reaches it)
     public: PublicEntry | None
 
     @property
     def met(self) -> bool:
-        if self.ours is None or self.ours["accuracy"] < self.place.accuracy:
+        if self.ours is None or self.ours.accuracy < self.place.accuracy:
             return False
-        return self.place.max_params is None or self.ours["params"] < self.place.max_params
+        return self.place.max_params is None or self.ours.params < self.place.max_params
 
     @property
     def beats_public(self) -> bool | None:
@@ -57,20 +58,20 @@ class FrontierRow:
         if self.ours is None:
             return False
         if self.place.max_params is None:
-            return self.ours["accuracy"] > self.public.accuracy
-        return self.ours["params"] < self.public.params
+            return self.ours.accuracy > self.public.accuracy
+        return self.ours.params < self.public.params
 
 
-def frontier(rows: list[dict], public: list[PublicEntry]) -> list[FrontierRow]:
-    recorded = [r for r in rows if r["seeds"] >= SEEDS]
+def frontier(rows: list[LeaderboardRow], public: list[PublicEntry]) -> list[FrontierRow]:
+    recorded = [r for r in rows if r.seeds >= SEEDS]
     return [FrontierRow(p, _ours(p, recorded), _public(p, public)) for p in PLACES]
 
 
-def _ours(place: Place, recorded: list[dict]) -> dict | None:
+def _ours(place: Place, recorded: list[LeaderboardRow]) -> LeaderboardRow | None:
     if place.max_params is None:  # shown even below the place's accuracy: how far the best is
-        return max(recorded, key=lambda r: r["accuracy"], default=None)
-    holding = [r for r in recorded if r["accuracy"] >= place.accuracy]
-    return min(holding, key=lambda r: (r["params"], -r["accuracy"]), default=None)
+        return max(recorded, key=lambda r: r.accuracy, default=None)
+    holding = [r for r in recorded if r.accuracy >= place.accuracy]
+    return min(holding, key=lambda r: (r.params, -r.accuracy), default=None)
 
 
 def _public(place: Place, entries: list[PublicEntry]) -> PublicEntry | None:
@@ -96,15 +97,15 @@ def _cells(row: FrontierRow) -> list[str]:
     if row.ours is None:
         return [row.place.goal, "no", "none reaches it", "—", "—", "—", "—", public, beats]
     r = row.ours
-    timed = len(r["devices"]) == 1
+    timed = len(r.devices) == 1
     return [
         row.place.goal,
         "**yes**" if row.met else "no",
-        r["model"],
-        f"{r['accuracy']:.2%} ± {r['accuracy_std'] * 100:.2f} ({r['seeds']})",
-        f"{r['params']:,}",
-        f"{r['epochs']:g}",
-        f"{r['train_seconds'] / 60:.1f} ({r['devices'][0]})" if timed else "— (several devices)",
+        r.model,
+        f"{r.accuracy:.2%} ± {r.accuracy_std * 100:.2f} ({r.seeds})",
+        f"{r.params:,}",
+        f"{r.epochs:g}",
+        f"{r.train_seconds / 60:.1f} ({r.devices[0]})" if timed else "— (several devices)",
         public,
         beats,
     ]

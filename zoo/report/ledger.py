@@ -19,11 +19,11 @@ from filelock import FileLock, Timeout
 from safetensors.torch import load_file
 
 from zoo import artifacts
+from zoo.contract.fingerprint import Fingerprint, fingerprint, parameter_digest
+from zoo.contract.recipe import Recipe, recipe_hash
+from zoo.contract.registry import get_spec
 from zoo.errors import AlreadyRecorded, ZooError
 from zoo.report.runs import FinishedRun, read_finished_run
-from zoo.spec.fingerprint import Fingerprint, fingerprint, parameter_digest
-from zoo.spec.recipe import Recipe, recipe_hash
-from zoo.spec.registry import get_spec
 from zoo.train.rundir import WEIGHTS
 
 DEFAULT_LEDGER = Path("results")

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoo import artifacts
+from zoo.contract.budgets import SeedRun
+from zoo.contract.registry import get_spec
 from zoo.errors import ZooError
-from zoo.spec.registry import get_spec
 from zoo.train.rundir import CHECKPOINT, CONFIG, HISTORY, RESULTS, SIDECAR, WEIGHTS
 
 
@@ -24,6 +25,11 @@ class FinishedRun:
     results: dict
     history: list[dict]
     weights_sha256: str
+
+    def seed_run(self) -> SeedRun:
+        return SeedRun(
+            self.config["seed"], float(self.results["test"]["accuracy"]), tuple(h["val_accuracy"] for h in self.history)
+        )
 
 
 def find_runs(folder: Path) -> list[Path]:

@@ -23,8 +23,8 @@ def resolve_device(name: str = "auto") -> torch.device:
 def place(model: nn.Module, device: torch.device) -> nn.Module:
     """Move a model to `device` in channels_last (on CUDA with cuDNN autotuning: batch shapes are fixed).
 
-    channels_last pays on the CPU as well: oneDNN's convolutions run 14-43% faster in it for
-    every convolutional model here but tiny-4k (-5%); see the README's speed section.
+    channels_last pays on the CPU as well: oneDNN's convolutions run faster in it for nearly every
+    convolutional model here (the README's speed section has the figures).
     """
     model = model.to(device)
     if device.type == "cuda":

@@ -12,7 +12,7 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
-from zoo.data.mnist import normalize
+from zoo.data.mnist import MNIST, normalize
 
 
 @torch.no_grad()
@@ -25,6 +25,10 @@ def predict(model: nn.Module, images_u8: torch.Tensor, batch_size: int = 1000) -
         for start in range(0, len(images_u8), batch_size):
             outs.append(model(normalize(images_u8[start : start + batch_size])).float())
     return torch.cat(outs)
+
+
+OUTPUT_IMAGES = 32  # a weights entry stores its logits on the first test images, as torchvision's expected outputs
+OUTPUT_TOLERANCE = 1e-5  # the largest logit difference on CPU the weights gate allows
 
 
 def loss_and_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
@@ -43,3 +47,29 @@ def test_metrics(logits: torch.Tensor, labels: torch.Tensor, classes: int = 10) 
         "confusion_matrix": MulticlassConfusionMatrix(classes)(probs, labels).tolist(),
         "samples": len(labels),
     }
+
+
+def scalar_metrics(metrics: dict) -> dict:
+    """The figures without the confusion matrix: what a sidecar, an entry or a command line shows."""
+    return {k: v for k, v in metrics.items() if k != "confusion_matrix"}
+
+
+def evaluate_cpu(model: torch.nn.Module, data: MNIST) -> dict:
+    """Test metrics of `model` on the CPU, without the confusion matrix."""
+    return scalar_metrics(test_metrics(predict(model.cpu(), data.test_x.cpu()), data.test_y.cpu()))
+
+
+def expected_outputs(model: torch.nn.Module, data: MNIST) -> dict:
+    """The logits on the first `OUTPUT_IMAGES` test images (CPU, six decimals) and the tolerance they hold to."""
+    logits = predict(model.cpu(), data.test_x[:OUTPUT_IMAGES].cpu())
+    return {
+        "images": f"the first {OUTPUT_IMAGES} test images",
+        "tolerance": OUTPUT_TOLERANCE,
+        "logits": [[round(v, 6) for v in row] for row in logits.tolist()],
+    }
+
+
+def output_difference(model: torch.nn.Module, data: MNIST, outputs: dict) -> float:
+    """The largest |logit difference| between `model` now and the outputs an entry stored."""
+    stored = torch.tensor(outputs["logits"])
+    return float((predict(model.cpu(), data.test_x[: len(stored)].cpu()) - stored).abs().max())

@@ -20,16 +20,16 @@ from pathlib import Path
 import torch
 
 from zoo import figures
+from zoo.contract.fingerprint import fingerprint
+from zoo.contract.recipe import Recipe
+from zoo.contract.registry import get_spec
 from zoo.data.augment import training_batch
 from zoo.data.mnist import MNIST, TRAIN_SIZE
 from zoo.errors import Interrupted, TrainingDiverged, ZooError
-from zoo.spec.fingerprint import fingerprint
-from zoo.spec.recipe import Recipe
-from zoo.spec.registry import get_spec
 from zoo.train.console import Console
 from zoo.train.device import autocast, finite_check_every, layout, resolve_device, synchronize, training_precision
 from zoo.train.distributed import World, join
-from zoo.train.evaluate import loss_and_accuracy, predict, test_metrics
+from zoo.train.evaluate import loss_and_accuracy, predict, scalar_metrics, test_metrics
 from zoo.train.patience import Patience
 from zoo.train.provenance import code_commit, device_name, plugins
 from zoo.train.rundir import CHECKPOINT, FIGURES, RunDir, claim_directory
@@ -284,8 +284,7 @@ def _evaluate_and_write(state: TrainState, run: RunDir, data: MNIST, console: Co
         "device": str(logits.device),
     }
     sidecar = {"model": state.name, "params": results["params"], "seed": state.seed, "recipe": state.recipe.to_dict()}
-    published = {k: v for k, v in metrics.items() if k != "confusion_matrix"}
-    run.save_weights(state.evaluated, {**sidecar, "metrics": published})
+    run.save_weights(state.evaluated, {**sidecar, "metrics": scalar_metrics(metrics)})
     if plots:
         try:
             _draw(state, run, metrics["confusion_matrix"])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from zoo.spec.registry import plugin_modules as plugins
+from zoo.contract.plugins import plugin_modules as plugins
 
 __all__ = ["code_commit", "device_name", "plugins"]
 

@@ -22,8 +22,8 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
 
+from zoo.contract.recipe import Recipe
 from zoo.errors import ZooError
-from zoo.spec.recipe import Recipe
 from zoo.train.device import place, synchronize
 from zoo.train.distributed import World
 from zoo.train.step import build_ema, build_optimizer, build_scheduler

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from zoo.spec.recipe import Recipe
+from zoo.contract.recipe import Recipe
 
 
 def build_optimizer(params, recipe: Recipe) -> torch.optim.Optimizer:

@@ -23,10 +23,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from zoo import artifacts
+from zoo.contract.recipe import recipe_hash
+from zoo.contract.registry import get_spec
 from zoo.data.mnist import MNIST
 from zoo.errors import Interrupted, TrainingDiverged, ZooError
-from zoo.spec.recipe import recipe_hash
-from zoo.spec.registry import get_spec
 from zoo.train.console import Console
 from zoo.train.loop import check_runnable, fit, start
 from zoo.train.state import SignalGuard

@@ -1,7 +1,7 @@
 """Declared architecture constraints, each checked against the real model.
 
 Every check measures the built module: its unique parameters, the ATen operators a real forward
-pass executes (`zoo.spec.probe`), and the shapes flowing through them. Nothing here reads attribute
+pass executes (`zoo.contract.probe`), and the shapes flowing through them. Nothing here reads attribute
 names or class-name strings; module names appear only in messages, to point at the culprit.
 
 A constraint is a frozen dataclass: its fields are its identity (equality, hash, the test id
@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from zoo.contract.probe import DEFAULT_INPUT, OpCall, Probe
 from zoo.errors import ZooError
-from zoo.spec.exporting import MAX_LOGIT_DIFFERENCE, export_onnx, parity
-from zoo.spec.probe import DEFAULT_INPUT, OpCall, Probe
+from zoo.export import MAX_LOGIT_DIFFERENCE, export_onnx, parity
 
 # ATen operators that compute a dense (fully-connected) product. Convolutions are not among them.
 DENSE_OPS = ("mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "_trilinear", "mv", "addmv", "dot", "einsum")

@@ -1,6 +1,6 @@
 """Instruction counts of every benchmark row, all measured inside one Callgrind process.
 
-Wall-clock time on a shared 2-core machine moves 8-63% between unchanged runs; the number of
+Wall-clock time on a shared 2-core machine moves by tens of percent between unchanged runs; the number of
 instructions a statement executes does not (PyTorch's own CI gates on it for that reason). Starting
 Python and torch under Valgrind costs minutes, so one process measures every row: Callgrind starts
 with instrumentation off (imports and model building run at near-native speed), instrumentation
@@ -8,13 +8,13 @@ is switched on once every workload is built, and each row is bracketed by torch'
 toggles (`_valgrind_toggle`, then `_valgrind_toggle_and_dump_stats`), one dump per row, in order.
 
 Valgrind emulates each fused multiply-add through a helper call, which makes MKL's and oneDNN's
-AVX2/FMA kernels run a thousand times slower than native (a 256x256 matmul: 1.1 ms native, 1.2 s
-under Valgrind). The counted process therefore runs torch's portable kernels (SSE4.2 MKL,
+AVX2/FMA kernels run about a thousand times slower than native (README: the benchmark gate).
+The counted process therefore runs torch's portable kernels (SSE4.2 MKL,
 ATen's default CPU capability, no oneDNN): the same operators on the same data, a code path as
 deterministic as the fast one and a hundred times cheaper to count. The counts measure the zoo's
 work (its operators, their sizes, the Python around them), not the speed of one vector unit.
 
-    python -m checks.bench.instructions OUT.json [OUT2.json ...] [--jobs 2] [--batch 2] [--data-batch 128] [-k WORD]
+    python -m tools.bench.instructions OUT.json [OUT2.json ...] [--jobs 2] [--batch 2] [--data-batch 128] [-k WORD]
 
 runs Valgrind on this module's `measure` entry and writes {"rows": {name: instructions}, ...} to
 each OUT (several are independent passes, for a baseline's spread; `--jobs` runs them side by side,
@@ -60,7 +60,7 @@ def measure(out_dir: Path, sizes: dict[str, int], pattern: str) -> None:
     """Inside Callgrind: build every row, switch instrumentation on, dump one profile per row."""
     import torch
 
-    from checks.bench import workloads
+    from tools.bench import workloads
 
     torch.set_num_threads(1)
     torch.backends.mkldnn.enabled = False  # see the module docstring: no FMA kernels under Valgrind
@@ -95,7 +95,7 @@ def run(out: Path, sizes: dict[str, int], pattern: str) -> dict:
             f"--callgrind-out-file={work}/callgrind.out",
             sys.executable,
             "-m",
-            "checks.bench.instructions",
+            "tools.bench.instructions",
             "--measure",
             str(work),
             *(arg for key, value in sizes.items() for arg in (f"--{key.replace('_', '-')}", str(value))),

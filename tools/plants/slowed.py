@@ -1,6 +1,6 @@
 """A gapnet made 10% slower on purpose, to show that `nox -s bench` stops such a change.
 
-    ZOO_PLUGINS=checks.bench.slowed nox -s bench -- -k gapnet
+    ZOO_PLUGINS=tools.plants.slowed nox -s bench -- -k gapnet
 
 The model computes exactly what gapnet computes, then busy-waits for a tenth of the time its
 forward took and, during backward, for a tenth of the time its backward took: inference and a

@@ -1,6 +1,6 @@
 """gapnet with a backward pass 5% heavier (by multiply-accumulates), forward untouched.
 
-    ZOO_PLUGINS=checks.bench.heavier nox -s bench -- -k gapnet
+    ZOO_PLUGINS=tools.plants.heavier nox -s bench -- -k gapnet
 
 The model computes exactly what gapnet computes. When the backward pass reaches its output, it
 also multiplies two square matrices sized so that their multiply-accumulates are 5% of the
@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 import zoo
-from zoo.spec import probe_for
+from zoo.contract import probe_for
 
 EXTRA = 0.05
 

@@ -1,13 +1,13 @@
 """Gate every benchmark row on its instruction count against the committed baseline.
 
-Counts from `checks.bench.instructions` are kept per (torch version, CPU architecture): another
+Counts from `tools.bench.instructions` are kept per (torch version, CPU architecture): another
 build of torch executes other instructions, so on a machine with none the run is reported and
 passes. `--update` records each row's median over several passes of unchanged code and their
 spread (largest over smallest, less one). A row fails when it executes more than the threshold
 above its baseline; the threshold is the largest of 0.2%, three times the row's own spread, and
 80,000 instructions, and a row whose threshold would exceed 3% is reported, not gated.
 
-    python -m checks.bench.count_gate RUN.json [RUN.json ...] BASELINE.json [--update]
+    python -m tools.bench.count_gate RUN.json [RUN.json ...] BASELINE.json [--update]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from zoo import artifacts
 from zoo.errors import ZooError
 
 SIZES = ("batch", "step_batch", "data_batch")  # a count is comparable only at the same batch sizes
-FLOOR = 0.002  # relative: unchanged passes agree within 0.01%
+FLOOR = 0.002  # relative: far above what unchanged passes differ by (README)
 ABSOLUTE_FLOOR = 80_000  # instructions: an unrelated change moved small rows by up to 41,000 (README)
 CEILING = 0.03  # a row that cannot resolve a 3% regression is not gated
 SPREADS = 3  # the threshold in units of the row's own spread over unchanged passes

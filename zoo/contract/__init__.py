@@ -1,8 +1,8 @@
-"""What a model IS: its registration, recipe, declared constraints and how they are measured."""
+"""What a model promises: its registration, recipe, declared constraints and budgets, and how they
+are measured on the built module. Building, published weights and downloads live in `zoo.hub`."""
 
-from zoo.spec.budgets import Budget, ConsistentAccuracy, MaxEpochs, budgets_missed
-from zoo.spec.builder import create_model
-from zoo.spec.constraints import (
+from zoo.contract.budgets import Budget, ConsistentAccuracy, MaxEpochs, SeedRun, budgets_missed
+from zoo.contract.constraints import (
     CheckResult,
     Constraint,
     Exportable,
@@ -16,13 +16,9 @@ from zoo.spec.constraints import (
     check_model,
     probe_for,
 )
-from zoo.spec.probe import Probe
-from zoo.spec.recipe import Augment, Recipe
-from zoo.spec.registry import (
-    Gate,
-    ModelSpec,
-    QuickGate,
-    Source,
+from zoo.contract.probe import Probe
+from zoo.contract.recipe import Augment, Recipe
+from zoo.contract.registry import (
     get_spec,
     list_models,
     register_model,
@@ -30,7 +26,7 @@ from zoo.spec.registry import (
     restore_model,
     unregister_model,
 )
-from zoo.spec.weights import Weights, get_weights, list_weights
+from zoo.contract.spec import Gate, ModelSpec, QuickGate, Source
 
 __all__ = [
     "Augment",
@@ -52,15 +48,12 @@ __all__ = [
     "RequiresBatchNorm",
     "RequiresDropout",
     "RequiresGAP",
+    "SeedRun",
     "Source",
-    "Weights",
     "budgets_missed",
     "check_model",
-    "create_model",
     "get_spec",
-    "get_weights",
     "list_models",
-    "list_weights",
     "probe_for",
     "register_model",
     "replace_model",

@@ -1,6 +1,6 @@
 """The data path with one extra copy of every batch, to show that `nox -s bench` stops such a change.
 
-    ZOO_PLUGINS=checks.bench.extra_copy nox -s bench -- -k data
+    ZOO_PLUGINS=tools.plants.extra_copy nox -s bench -- -k data
 
 A classic slip: a defensive `.clone()` (or a needless `.contiguous()`/dtype round trip) on the
 batch as it is standardised. Here `to_unit`, the first step of every training batch, copies its

@@ -13,7 +13,7 @@ code: each row's median ratio, and its noise (how far the passes spread, slowest
 A row whose noise is beyond the threshold cannot tell a regression of that size from the
 machine, so it is reported as noisy and not gated there; every other row is.
 
-    python -m checks.bench.compare RUN.json [RUN.json ...] BASELINE.json
+    python -m tools.bench.compare RUN.json [RUN.json ...] BASELINE.json
         [--threshold 0.07] [--update] [--suspects FILE]
 """
 

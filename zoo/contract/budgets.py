@@ -13,8 +13,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from zoo.spec.constraints import CheckResult, Declared
-from zoo.spec.recipe import Recipe
+from zoo.contract.constraints import CheckResult, Declared
+from zoo.contract.recipe import Recipe
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    """What budgets and verdicts read of one finished run: a ledger line or a run directory."""
+
+    seed: int
+    test_accuracy: float
+    val_history: tuple[float, ...]
+
+    @classmethod
+    def from_record(cls, record: dict) -> SeedRun:
+        """From a ledger line (`zoo/report/record.schema.json` has checked its fields)."""
+        return cls(record["seed"], record["test_accuracy"], tuple(record["val_history"]))
 
 
 @dataclass(frozen=True, repr=False)
@@ -22,8 +36,8 @@ class Budget(Declared):
     def check_recipe(self, recipe: Recipe) -> CheckResult:
         raise NotImplementedError
 
-    def check_runs(self, records: list[dict]) -> CheckResult | None:
-        """Judge finished runs (each a dict with `seed` and `val_history`); None: the budget says nothing of runs."""
+    def check_runs(self, runs: Sequence[SeedRun]) -> CheckResult | None:
+        """Judge finished runs on validation; None: the budget says nothing of runs."""
         return None
 
 
@@ -65,22 +79,22 @@ class ConsistentAccuracy(Budget):
             return self._result(False, recipe.epochs, self.last, why)
         return self._result(True, recipe.epochs, self.last, f"the recipe's {recipe.epochs} epochs hold the window")
 
-    def check_runs(self, records: list[dict]) -> CheckResult:
+    def check_runs(self, runs: Sequence[SeedRun]) -> CheckResult:
         misses = []
-        for record in sorted(records, key=lambda r: r["seed"]):
-            window = record["val_history"][-self.last :]
+        for run in sorted(runs, key=lambda r: r.seed):
+            window = run.val_history[-self.last :]
             if len(window) < self.last or min(window) < self.at_least:
                 shown = ", ".join(f"{a:.2%}" for a in window)
-                misses.append(f"seed {record['seed']}'s last {len(window)} epochs {shown}")
+                misses.append(f"seed {run.seed}'s last {len(window)} epochs {shown}")
         if misses:
-            why = f"{len(misses)} of {len(records)} runs below {self.at_least:.2%}: " + "; ".join(misses)
+            why = f"{len(misses)} of {len(runs)} runs below {self.at_least:.2%}: " + "; ".join(misses)
             return self._result(False, len(misses), 0, why)
-        if not records:
+        if not runs:
             return self._result(True, 0, 0, "no runs to judge yet")
-        return self._result(True, 0, 0, f"{len(records)} runs, each at or above {self.at_least:.2%}")
+        return self._result(True, 0, 0, f"{len(runs)} runs, each at or above {self.at_least:.2%}")
 
 
-def budgets_missed(budgets: Sequence[Budget], records: list[dict]) -> list[str]:
-    """What each budget that `records` (one model's runs, as ledger lines) miss says of them."""
-    judged = (budget.check_runs(records) for budget in budgets)
+def budgets_missed(budgets: Sequence[Budget], runs: Sequence[SeedRun]) -> list[str]:
+    """What each budget that `runs` (one model's) miss says of them."""
+    judged = (budget.check_runs(runs) for budget in budgets)
     return [result.message for result in judged if result is not None and not result.passed]

@@ -10,8 +10,8 @@ from __future__ import annotations
 from torch import nn
 
 from zoo import artifacts
-from zoo.spec.registry import get_spec
-from zoo.spec.weights import get_weights
+from zoo.contract.registry import get_spec
+from zoo.hub.weights import get_weights
 
 
 def create_model(name: str, pretrained: bool = False, **overrides) -> nn.Module:

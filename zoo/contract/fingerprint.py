@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from zoo.contract.registry import get_spec
 from zoo.errors import ZooError
-from zoo.spec.registry import get_spec
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The full gate's last step: every model's finished runs against its target and its budgets.
 
-    python -m checks.gate.verdict RUNS_DIR [-k WORD]
+    python -m tools.gate.verdict RUNS_DIR [-k WORD]
 
 Reads the run directories the matrix jobs uploaded (each checked as `zoo record` checks it) and
 fails, naming each model, where a seed is missing, the mean test accuracy misses the target, or
@@ -10,14 +10,12 @@ the runs miss a budget the spec declares of them (judged on validation, as the b
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
 import zoo
 from zoo.report import FinishedRun, find_runs, read_finished_run
-from zoo.report.ledger import make_record
-from zoo.spec import budgets_missed
+from zoo.report.verdict import judge
 
 
 def verdicts(runs_dir: Path, word: str = "") -> list[tuple[str, bool, str]]:
@@ -31,18 +29,11 @@ def verdicts(runs_dir: Path, word: str = "") -> list[tuple[str, bool, str]]:
 
 def _verdict(name: str, found: dict[int, FinishedRun]) -> tuple[str, bool, str]:
     spec = zoo.get_spec(name)
-    gate = spec.gate
-    missing = sorted(set(range(gate.seeds)) - found.keys())
+    missing = sorted(set(range(spec.gate.seeds)) - found.keys())
     if missing:
-        return name, False, f"{name}: seeds {missing} did not finish ({len(found)} of {gate.seeds} did)"
-    runs = [found[s] for s in range(gate.seeds)]
-    mean = statistics.fmean(r.results["test"]["accuracy"] for r in runs)
-    passed = mean >= gate.target
-    verdict = "meets" if passed else f"MISSES by {gate.target - mean:.2%} points"
-    line = f"{name}: {mean:.4%} over {gate.seeds} seeds; {verdict} its target {gate.target:.2%}"
-    for missed in budgets_missed(spec.budgets, [make_record(r) for r in runs]):
-        passed, line = False, f"{line}; MISSES its budget {missed}"
-    return name, passed, line
+        return name, False, f"{name}: seeds {missing} did not finish ({len(found)} of {spec.gate.seeds} did)"
+    verdict = judge(spec, [found[s].seed_run() for s in range(spec.gate.seeds)])
+    return name, verdict.passed, verdict.line()
 
 
 def main(argv: list[str] | None = None) -> int:

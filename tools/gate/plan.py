@@ -1,6 +1,6 @@
 """The full accuracy gate as a job matrix: one (model, seed) per job, each sized to fit a hosted runner.
 
-    python -m checks.gate.plan [-k WORD]    # prints {"include": [{"model", "seed", "minutes"}, ...]}
+    python -m tools.gate.plan [-k WORD]    # prints {"include": [{"model", "seed", "minutes"}, ...]}
 
 `minutes` is the job's timeout: one and a half times the spec's expected minutes for one seed on a
 2-core CPU, plus a quarter hour for set-up, never beyond the 360 minutes a GitHub-hosted job may

@@ -12,21 +12,17 @@ Loading never unpickles: safetensors only, checked against the sha256, strictly 
 from __future__ import annotations
 
 import dataclasses
-import http.client
-import os
-import tempfile
-import urllib.error
-import urllib.request
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from zoo import artifacts
 from zoo.errors import ZooError
+from zoo.hub.download import cache_dir, download
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-CACHE_ENV = "ZOO_CACHE_DIR"
-DOWNLOAD_TIMEOUT = 60
+PACKAGE_LIMIT = 1_000_000  # bytes: larger weights are not committed to the repository
 
 
 @dataclass(frozen=True)
@@ -41,6 +37,13 @@ class Weights:
     def published(self) -> bool:
         return self.file is not None or self.url is not None
 
+    @property
+    def where(self) -> str:
+        """Where the file is, in words, for the tables."""
+        if self.file is not None:
+            return "in the package"
+        return self.url or f"not published: no public host for files over {PACKAGE_LIMIT / 1e6:g} MB yet"
+
     def path(self) -> Path:
         """The verified local file: the package's own, or the cached download (fetched if need be)."""
         if self.file is not None:
@@ -48,7 +51,7 @@ class Weights:
             if not local.is_file():
                 raise ZooError(f"{self.model}: the packaged weights {local} are missing (a broken install)")
         elif self.url is not None:
-            local = cache_dir() / f"{self.model}-{self.sha256[:16]}.safetensors"
+            local = cache_dir("weights") / f"{self.model}-{self.sha256[:16]}.safetensors"
             if local.is_file() and artifacts.sha256(local) != self.sha256:
                 local.unlink()  # a corrupt or replaced cached copy is fetched again, never kept or trusted
             if not local.is_file():
@@ -57,13 +60,6 @@ class Weights:
             raise ZooError(f"{self.model}: its weights are not published yet (no public host for them)")
         artifacts.check_sha256(local, self.sha256, f"the published sha256 of {self.model}'s weights")
         return local
-
-
-def cache_dir() -> Path:
-    """`$ZOO_CACHE_DIR`, else `$XDG_CACHE_HOME/mnist-zoo/weights`."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist-zoo" / "weights"
 
 
 def entry_path(model: str) -> Path:
@@ -87,39 +83,22 @@ def list_weights() -> list[str]:
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.json"))
 
 
-def download(url: str, target: Path, sha256: str, size: int | None = None) -> None:
-    """Fetch `url` into `target` atomically; a short, oversized, failed or tampered download never lands.
-
-    `size`, the entry's known file size, stops a download that runs past it (a wrong or hostile
-    address cannot fill the disk); the file gets the same permissions as every file the zoo writes.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response:
-            expected = response.headers.get("Content-Length")
-            received = _copy_at_most(response, out, url, size)
-            os.fchmod(out.fileno(), artifacts.SHARED_FILE_MODE)
-        if expected is not None and received != int(expected):
-            raise ZooError(f"download of {url} was cut short: {received:,} of {int(expected):,} bytes")
-        artifacts.check_sha256(Path(tmp), sha256, f"the published sha256 (download from {url} not kept)")
-        os.replace(tmp, target)
-    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise ZooError(f"cannot download {url}: {reason}") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def _copy_at_most(response, out, url: str, size: int | None) -> int:
-    received = 0
-    for block in iter(lambda: response.read(1 << 20), b""):
-        received += len(block)
-        if size is not None and received > size:
-            raise ZooError(f"download of {url} runs past the entry's {size:,} bytes; stopped, nothing kept")
-        out.write(block)
-    return received
-
-
 def write_entry(weights: Weights) -> None:
     artifacts.write_json(entry_path(weights.model), dataclasses.asdict(weights))
+
+
+def publish(model: str, source: Path, sha256: str, meta: dict[str, Any]) -> Weights:
+    """Write `model`'s entry, the file itself shipped in the package when it is at most `PACKAGE_LIMIT`."""
+    file = None
+    if source.stat().st_size <= PACKAGE_LIMIT:
+        file = f"{model}.safetensors"
+        WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+        artifacts.atomic_write(WEIGHTS_DIR / file, lambda out: _copy(source, out))
+    weights = Weights(model, sha256, meta, file=file, url=None)
+    write_entry(weights)
+    return weights
+
+
+def _copy(source: Path, out) -> None:
+    with source.open("rb") as f:
+        shutil.copyfileobj(f, out)

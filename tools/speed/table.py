@@ -1,4 +1,4 @@
-"""The side-by-side speed table from `nox -s speed`'s benchmark JSON: python -m checks.speed.table FILE."""
+"""The side-by-side speed table from `nox -s speed`'s benchmark JSON: python -m tools.speed.table FILE."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Planted regressions (ZOO_PLUGINS modules) that show each gate stopping what it must stop."""

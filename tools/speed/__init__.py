@@ -1,0 +1,1 @@
+"""The speed table: gapnet's recipe beside the seed pipeline."""

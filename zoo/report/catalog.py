@@ -1,0 +1,44 @@
+"""Facts about the registered models, measured from the built modules (for `zoo list` and reports)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zoo.contract.constraints import CheckResult, probe_for
+from zoo.contract.registry import get_spec, list_models
+from zoo.errors import ZooError
+from zoo.hub.builder import create_model
+
+
+@dataclass(frozen=True)
+class CatalogRow:
+    """One registered model as built: its size, cost and every declared constraint's result."""
+
+    name: str
+    params: int
+    macs: int
+    constraints: tuple[str, ...]  # each constraint's short label
+    results: tuple[CheckResult, ...]
+
+    @property
+    def failed(self) -> tuple[str, ...]:
+        return tuple(r.constraint for r in self.results if not r.passed)
+
+    @property
+    def check(self) -> str:
+        """The table cell: "pass", or "FAIL: " and the constraints that failed."""
+        return "pass" if not self.failed else "FAIL: " + ", ".join(self.failed)
+
+
+def model_row(name: str) -> CatalogRow:
+    spec = get_spec(name)
+    probe = probe_for(create_model(name), spec.constraints)
+    results = tuple(c.check(probe) for c in spec.constraints)
+    return CatalogRow(name, probe.params, probe.macs, tuple(c.short for c in spec.constraints), results)
+
+
+def model_table(pattern: str = "*") -> list[CatalogRow]:
+    names = list_models(pattern)
+    if not names:
+        raise ZooError(f"no registered model matches {pattern!r} (see `zoo list`)")
+    return [model_row(name) for name in names]
