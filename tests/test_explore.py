@@ -9,7 +9,7 @@ import torch
 import zoo
 from zoo.contract.recipe import load_overrides
 from zoo.report import explore_data, inspect_run
-from zoo.train.tune import tune_lr
+from zoo.train.tune import Search, tune_lr
 
 
 def test_data_exploration(mnist, tmp_path):
@@ -47,7 +47,7 @@ def test_inspect_an_untrained_model(mnist, tmp_path):
 
 def test_tune_writes_overrides_that_train_accepts(mnist, tmp_path):
     out = tmp_path / "tuned.json"
-    summary = tune_lr("dnn", mnist, trials=3, epochs=1, out=out, progress=False)
+    summary = tune_lr("dnn", mnist, Search(trials=3, epochs=1), out=out, progress=False)
     overrides = load_overrides(out)
     assert set(overrides) == {"lr"}
     recipe = zoo.get_spec("dnn").recipe.replace(**overrides)

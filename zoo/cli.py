@@ -370,23 +370,14 @@ def cmd_inspect(args) -> int:
 
 
 def cmd_tune(args) -> int:
-    from zoo.train.tune import tune_lr
+    from zoo.train.tune import Search, tune_lr
 
     get_spec(args.name)
     out = Path(args.out) if args.out else Path("runs") / args.name / "tuned.json"
-    s = tune_lr(
-        args.name,
-        _load_data(args),
-        trials=args.trials,
-        timeout=args.timeout,
-        epochs=args.epochs,
-        seed=args.seed,
-        train_samples=args.train_samples or 0,
-        storage=args.storage,
-        study_name=args.study,
-        out=out,
-        progress=not args.quiet,
+    search = Search(
+        args.trials, args.timeout, args.epochs, args.seed, args.train_samples or 0, args.storage, args.study
     )
+    s = tune_lr(args.name, _load_data(args), search, out=out, progress=not args.quiet)
     default = "not finished" if s["default_val_accuracy"] is None else f"{s['default_val_accuracy']:.4f}"
     print(
         f"{args.name}: best lr {s['overrides']['lr']:.4g} -> val acc {s['best_val_accuracy']:.4f} "
@@ -396,20 +387,20 @@ def cmd_tune(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="zoo", description="A constraint-checked zoo of MNIST models.")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
+def _list_parser(sub) -> None:
     p = sub.add_parser("list", help="registered models with params, MACs and constraint checks")
     p.add_argument("pattern", nargs="?", default="*", help="fnmatch filter, e.g. 'tiny-*'")
     p.add_argument("--pretrained", action="store_true", help="only models with published weights")
     p.set_defaults(func=cmd_list)
 
+
+def _summary_parser(sub) -> None:
     p = sub.add_parser("summary", help="torchinfo summary and constraint checks of one model")
     p.add_argument("name")
     p.set_defaults(func=cmd_summary)
 
+
+def _train_parser(sub) -> None:
     p = sub.add_parser("train", help="train a model with its recipe and evaluate it on the test set")
     p.add_argument("name")
     p.add_argument("--epochs", type=COUNT)
@@ -432,18 +423,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.set_defaults(func=cmd_train)
 
+
+def _eval_parser(sub) -> None:
     p = sub.add_parser("eval", help="evaluate saved or published weights on the test set (CPU)")
     p.add_argument("checkpoint", help="a run directory or a .safetensors file; a model name with --pretrained")
     p.add_argument("--pretrained", action="store_true", help="evaluate the model's published weights")
     _add_data_args(p)
     p.set_defaults(func=cmd_eval)
 
+
+def _report_parser(sub) -> None:
     p = sub.add_parser("report", help="leaderboard and Pareto plot from the registry and the results of record")
     p.add_argument("--ledger", default="results", help="the results ledger folder (default results)")
     p.add_argument("--out", default="report", help="where report.md and the PNGs go (default report)")
     p.add_argument("--readme", help="also rewrite this README's marked model table")
     p.set_defaults(func=cmd_report)
 
+
+def _record_parser(sub) -> None:
     p = sub.add_parser("record", help="validate finished full-recipe runs and append them to the results ledger")
     p.add_argument("runs", nargs="+", help="run directories, or folders searched for them")
     p.add_argument("--ledger", default="results", help="the results ledger folder (default results)")
@@ -453,6 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_record)
 
+
+def _export_parser(sub) -> None:
     p = sub.add_parser("export", help="export to ONNX (dynamic batch) and check parity with onnxruntime")
     p.add_argument("name")
     p.add_argument("--pretrained", action="store_true", help="export the published weights")
@@ -464,23 +463,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.set_defaults(func=cmd_export)
 
+
+def _publish_parser(sub) -> None:
     p = sub.add_parser("publish", help="publish a recorded run's weights (best validation run of record)")
     p.add_argument("run", help="a finished, recorded run directory")
     p.add_argument("--ledger", default="results", help="the results ledger folder (default results)")
     _add_data_args(p)
     p.set_defaults(func=cmd_publish)
 
+
+def _data_parser(sub) -> None:
     p = sub.add_parser("data", help="label distribution, pixel statistics, empty/duplicate images, samples")
     p.add_argument("--out", default="report/data")
     _add_data_args(p)
     p.set_defaults(func=cmd_data)
 
+
+def _inspect_parser(sub) -> None:
     p = sub.add_parser("inspect", help="first-layer filters, misclassified images, confusion matrix of a run")
     p.add_argument("run", help="a run directory (or .safetensors with its sidecar)")
     p.add_argument("--out", help="default RUN/inspect")
     _add_data_args(p)
     p.set_defaults(func=cmd_inspect)
 
+
+def _tune_parser(sub) -> None:
     p = sub.add_parser("tune", help="Optuna learning-rate search on the validation split")
     p.add_argument("name")
     p.add_argument("--trials", type=COUNT, default=8, help="trials (with --storage: in the whole study)")
@@ -496,6 +503,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     _add_data_args(p)
     p.set_defaults(func=cmd_tune)
+
+
+SUBCOMMANDS = (
+    _list_parser,
+    _summary_parser,
+    _train_parser,
+    _eval_parser,
+    _report_parser,
+    _record_parser,
+    _export_parser,
+    _publish_parser,
+    _data_parser,
+    _inspect_parser,
+    _tune_parser,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="zoo", description="A constraint-checked zoo of MNIST models.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in SUBCOMMANDS:
+        add(sub)
     return parser
 
 

@@ -199,37 +199,17 @@ def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch:
                 if state.step % check_every == 0 or state.step == steps or (guard.received and world.size == 1):
                     stop, broken = world.agree(guard.received or 0, not meter.finite())
                     if broken:
-                        raise TrainingDiverged(
-                            f"non-finite loss at epoch {state.epoch + 1}, step {state.step}; the last good "
-                            f"checkpoint ({len(state.history)} epochs) is kept in {run.file(CHECKPOINT)}"
-                        )
+                        raise _diverged(state, run)
                 console.step(bar, meter, state.step)
             meter.stop()
             bar.close()
 
             # A signal: save exactly where we are, then stop with the resume command.
             if stop:
-                state.partial = meter.partial(world)
-                _save_checkpoint(state, run)
-                raise Interrupted(
-                    f"{signal.Signals(stop).name}: stopped at epoch {state.epoch + 1}, step {state.step}; "
-                    f"checkpoint saved. Resume with: zoo train {state.name} --resume {run}",
-                    128 + stop,
-                    quiet=not world.main,
-                )
+                raise _interrupted(state, run, meter, stop)
 
-            # Validate (each rank its share of the images, every rank all the logits), record, checkpoint.
-            totals = meter.summary(world)
-            val = world.concat(predict(state.evaluated, data.val_x[world.part(len(data.val_x))]))
-            val_loss, val_acc = loss_and_accuracy(val, data.val_y)
-            record = {
-                "epoch": state.epoch + 1,
-                **{k: totals[k] for k in ("train_loss", "train_accuracy")},
-                "val_loss": val_loss,
-                "val_accuracy": val_acc,
-                "lr": state.scheduler.get_last_lr()[0],
-                **{k: totals[k] for k in ("seconds", "images_per_s")},
-            }
+            # Validate, record, checkpoint.
+            record = _validate(state, data, meter)
             state.end_epoch(record)
             if world.main:
                 run.write_history(state.history)
@@ -239,10 +219,46 @@ def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch:
                 on_epoch(record)
 
             # Early stopping on validation accuracy.
-            patience.update(val_acc)
+            patience.update(record["val_accuracy"])
             if patience.exhausted and world.main:
                 console.note(f"early stopping: no validation gain in {patience.since_best} epochs")
     return state.history
+
+
+def _diverged(state: TrainState, run: RunDir) -> TrainingDiverged:
+    return TrainingDiverged(
+        f"non-finite loss at epoch {state.epoch + 1}, step {state.step}; the last good "
+        f"checkpoint ({len(state.history)} epochs) is kept in {run.file(CHECKPOINT)}"
+    )
+
+
+def _interrupted(state: TrainState, run: RunDir, meter: EpochMeter, signum: int) -> Interrupted:
+    """Save the epoch so far exactly (every rank takes part), and say how to resume."""
+    state.partial = meter.partial(state.world)
+    _save_checkpoint(state, run)
+    return Interrupted(
+        f"{signal.Signals(signum).name}: stopped at epoch {state.epoch + 1}, step {state.step}; "
+        f"checkpoint saved. Resume with: zoo train {state.name} --resume {run}",
+        128 + signum,
+        quiet=not state.world.main,
+    )
+
+
+def _validate(state: TrainState, data: MNIST, meter: EpochMeter) -> dict:
+    """The epoch's record: training figures from the meter, validation (each rank its share of the
+    images, every rank all the logits), the learning rate and the time."""
+    world = state.world
+    totals = meter.summary(world)
+    val = world.concat(predict(state.evaluated, data.val_x[world.part(len(data.val_x))]))
+    val_loss, val_acc = loss_and_accuracy(val, data.val_y)
+    return {
+        "epoch": state.epoch + 1,
+        **{k: totals[k] for k in ("train_loss", "train_accuracy")},
+        "val_loss": val_loss,
+        "val_accuracy": val_acc,
+        "lr": state.scheduler.get_last_lr()[0],
+        **{k: totals[k] for k in ("seconds", "images_per_s")},
+    }
 
 
 def _save_checkpoint(state: TrainState, run: RunDir) -> None:

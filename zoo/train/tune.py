@@ -18,6 +18,7 @@ import signal
 import socket
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm import tqdm
@@ -32,40 +33,67 @@ from zoo.train.loop import check_runnable, fit, start
 from zoo.train.state import SignalGuard
 
 
-def tune_lr(
-    name: str,
-    data: MNIST,
-    *,
-    trials: int = 8,
-    timeout: float = 840.0,
-    epochs: int = 2,
-    seed: int = 0,
-    train_samples: int = 0,
-    storage: str | None = None,
-    study_name: str | None = None,
-    out: Path,
-    progress: bool = True,
-) -> dict:
+@dataclass(frozen=True)
+class Search:
+    """One learning-rate search: its trials, its time, and where the study is shared (if it is)."""
+
+    trials: int = 8  # with `storage`, the whole study's
+    timeout: float = 840.0  # seconds before no new trial starts
+    epochs: int = 2  # per trial
+    seed: int = 0
+    train_samples: int = 0  # 0: the whole training split
+    storage: str | None = None  # a journal file or an RDB URL
+    study_name: str | None = None  # default zoo-NAME
+
+
+def tune_lr(name: str, data: MNIST, search: Search, *, out: Path, progress: bool = True) -> dict:
+    optuna = _optuna()
+    if search.trials < 1:
+        raise ZooError(f"--trials must be >= 1, got {search.trials}")
+    base = get_spec(name).recipe.replace(epochs=search.epochs, train_samples=search.train_samples)
+    check_runnable(base, 1, len(data.train_x))
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is our one line, not its traceback
+    study = open_study(optuna, name, base, search.seed, search.storage, search.study_name)
+    worker, guard = f"{socket.gethostname()}:{os.getpid()}", SignalGuard()
+    objective = _objective(optuna, name, base, data, search, worker, guard, study)
+    bar = tqdm(total=search.trials, desc=f"tune {name}", unit="trial", disable=not progress)
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    callbacks = [_progress(bar), optuna.study.MaxTrialsCallback(search.trials, states=done)]  # a shared study's total
+    started = time.perf_counter()
+    # A trial that diverges (non-finite loss) fails alone; the study goes on. A signal (SIGINT,
+    # SIGTERM) stops the whole search: inside a trial, the loop's own guard raises `Interrupted` and
+    # Optuna marks that trial failed; between trials, this guard does. Finished trials are kept.
+    try:
+        with guard:
+            study.optimize(
+                objective,
+                n_trials=search.trials,
+                timeout=search.timeout,
+                callbacks=callbacks,
+                catch=(TrainingDiverged,),
+            )
+    except Interrupted as exc:
+        bar.close()
+        _write_summary(study, name, base, search.epochs, worker, time.perf_counter() - started, out, partial=True)
+        raise Interrupted(_stopped(exc.exit_code - 128, study, search.storage), exc.exit_code) from None
+    bar.close()
+    return _write_summary(study, name, base, search.epochs, worker, time.perf_counter() - started, out)
+
+
+def _optuna():
     try:
         import optuna
     except ImportError:
         raise ZooError("zoo tune needs Optuna: pip install 'mnist-zoo[tune]'") from None
-    if trials < 1:
-        raise ZooError(f"--trials must be >= 1, got {trials}")
-    spec = get_spec(name)
-    base = spec.recipe.replace(epochs=epochs, train_samples=train_samples)
-    check_runnable(base, 1, len(data.train_x))
-    from optuna.trial import TrialState
+    return optuna
 
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is our one line, not its traceback
-    study = open_study(optuna, name, base, seed, storage, study_name)
-    worker = f"{socket.gethostname()}:{os.getpid()}"
 
-    guard = SignalGuard()
+def _objective(optuna, name: str, base, data: MNIST, search: Search, worker: str, guard: SignalGuard, study):
+    """One trial: the recipe at a suggested learning rate, trained on a scratch run, judged on validation."""
 
     def objective(trial) -> float:
         if guard.received:  # a signal between two trials: start no other
-            raise Interrupted(_stopped(guard.received, study, storage), 128 + guard.received)
+            raise Interrupted(_stopped(guard.received, study, search.storage), 128 + guard.received)
         recipe = base.replace(lr=trial.suggest_float("lr", base.lr / 10, base.lr * 10, log=True))
         trial.set_user_attr("worker", worker)
 
@@ -75,43 +103,30 @@ def tune_lr(
                 raise optuna.TrialPruned()
 
         with tempfile.TemporaryDirectory() as tmp:
-            state, run = start(name, recipe, data, Path(tmp) / "trial", seed=seed, device="auto", overwrite=False)
+            state, run = start(
+                name, recipe, data, Path(tmp) / "trial", seed=search.seed, device="auto", overwrite=False
+            )
             try:
                 history = fit(state, run, data, Console(enabled=False), on_epoch=report)
             finally:
                 run.release()
         return history[-1]["val_accuracy"]
 
-    bar = tqdm(total=trials, desc=f"tune {name}", unit="trial", disable=not progress)
+    return objective
+
+
+def _progress(bar: tqdm):
+    """After each trial: its line above the bar, and the best so far on it."""
 
     def after_trial(study, trial) -> None:
         value = "no value" if trial.value is None else f"val acc {trial.value:.4f}"
         tqdm.write(f"trial {trial.number}: lr {trial.params['lr']:.3g} -> {value} ({trial.state.name.lower()})")
         bar.update(1)
-        if any(t.value is not None for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))):
+        complete = study.get_trials(deepcopy=False, states=(type(trial.state).COMPLETE,))
+        if any(t.value is not None for t in complete):
             bar.set_postfix(best=f"{study.best_value:.4f}", lr=f"{study.best_params['lr']:.3g}")
 
-    started = time.perf_counter()
-    done = (TrialState.COMPLETE, TrialState.PRUNED)
-    stop_at_total = optuna.study.MaxTrialsCallback(trials, states=done)  # a shared study's total
-    # A trial that diverges (non-finite loss) fails alone; the study goes on. A signal (SIGINT,
-    # SIGTERM) stops the whole search: inside a trial, the loop's own guard raises `Interrupted` and
-    # Optuna marks that trial failed; between trials, this guard does. Finished trials are kept.
-    try:
-        with guard:
-            study.optimize(
-                objective,
-                n_trials=trials,
-                timeout=timeout,
-                callbacks=[after_trial, stop_at_total],
-                catch=(TrainingDiverged,),
-            )
-    except Interrupted as exc:
-        bar.close()
-        _write_summary(study, name, base, epochs, worker, time.perf_counter() - started, out, partial=True)
-        raise Interrupted(_stopped(exc.exit_code - 128, study, storage), exc.exit_code) from None
-    bar.close()
-    return _write_summary(study, name, base, epochs, worker, time.perf_counter() - started, out)
+    return after_trial
 
 
 def _stopped(signum: int, study, storage: str | None) -> str:
