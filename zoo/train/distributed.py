@@ -180,12 +180,15 @@ def _failure(exc, logs: str, nproc: int) -> RankFailed | ZooError:
 
     Rank 0 prints its own mistakes (a refused --out) on the console; then this adds nothing.
     """
-    rank, failure = exc.get_first_failure()
+    rank, failure = _root_cause(exc, logs)
     main = exc.failures.get(0)
     if failure.exitcode > 0 and main is not None and main.exitcode > 0 and not _rank_error(logs, 0):
         return RankFailed("", main.exitcode)  # rank 0 refused something and said so on the console
-    said = _rank_error(logs, rank) or (_last_line(logs, failure.local_rank) if rank else "")
-    if failure.exitcode < 0:
+    own = _rank_error(logs, rank)
+    said = own or (_last_line(logs, failure.local_rank) if rank else "")
+    if own and not CONSEQUENCE.search(own):  # its own error, even if stopped while exiting
+        what, code = f"failed: {own}", max(failure.exitcode, 1)
+    elif failure.exitcode < 0:
         what, code = f"was killed by {signal.Signals(-failure.exitcode).name}", 128 - failure.exitcode
     elif said:
         what, code = f"failed: {said}", failure.exitcode
@@ -196,6 +199,27 @@ def _failure(exc, logs: str, nproc: int) -> RankFailed | ZooError:
         f"from its last checkpoint with --resume RUN_DIR --nproc {nproc} (rank logs: {logs})",
         code,
     )
+
+
+CONSEQUENCE = re.compile(r"gloo|Connection (closed|reset) by peer|Broken pipe|NCCL", re.IGNORECASE)
+
+
+def _root_cause(exc, logs: str):
+    """(rank, failure) of the first rank to fail of its own accord.
+
+    A rank whose peer failed dies in its next collective with a transport error; on a busy machine
+    it can even die first. The first failure whose own error is not such a consequence is the cause;
+    when every one is, the first failure.
+    """
+    by_time = sorted(exc.failures.items(), key=lambda item: item[1].timestamp)
+    for rank, failure in by_time:  # a rank that said why it failed, though stopped while saying it
+        said = _rank_error(logs, rank)
+        if said and not CONSEQUENCE.search(said):
+            return rank, failure
+    for rank, failure in by_time:
+        if not CONSEQUENCE.search(_rank_error(logs, rank)):
+            return rank, failure
+    return exc.get_first_failure()
 
 
 def report_rank_error(line: str) -> bool:
