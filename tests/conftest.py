@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import struct
 import subprocess
@@ -25,6 +26,19 @@ def mnist():
     return load_mnist()
 
 
+@pytest.fixture(scope="session")
+def mnist_lite(mnist):
+    """The real data with 2,000 validation and 2,000 test images: for tests that compare runs with
+    each other (same bytes, a resume, a moving average), where evaluating 10,000 of each only costs."""
+    return dataclasses.replace(
+        mnist,
+        val_x=mnist.val_x[:2000],
+        val_y=mnist.val_y[:2000],
+        test_x=mnist.test_x[:2000],
+        test_y=mnist.test_y[:2000],
+    )
+
+
 @pytest.fixture
 def data_copy(tmp_path) -> Path:
     """A writable copy of the real IDX files, for tests that damage one."""
@@ -43,3 +57,28 @@ def run_zoo(*args: str, timeout: float = 300, **kwargs) -> subprocess.CompletedP
     return subprocess.run(
         [sys.executable, "-m", "zoo.cli", *args], capture_output=True, text=True, timeout=timeout, **kwargs
     )
+
+
+@pytest.fixture(scope="session")
+def built_catalog() -> dict:
+    """Every registered model built and checked once (ONNX export included): seconds per model."""
+    from zoo.report.catalog import model_table
+
+    return {row.name: row for row in model_table()}
+
+
+def serve_catalog(monkeypatch, built: dict) -> None:
+    """Serve the leaderboard's `model_table` from `built` (a model it has not seen is built afresh):
+    for tests that change recipes, budgets and gates, never a builder or a constraint."""
+    from zoo.contract.registry import list_models
+    from zoo.report import catalog, leaderboard
+
+    def table(pattern: str = "*"):
+        return [built.get(name) or catalog.model_row(name) for name in list_models(pattern)]
+
+    monkeypatch.setattr(leaderboard, "model_table", table)
+
+
+@pytest.fixture
+def cached_catalog(monkeypatch, built_catalog):
+    serve_catalog(monkeypatch, built_catalog)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import serve_catalog
 from tests.test_report import fake_record, write_ledger
 from zoo.errors import ZooError
 from zoo.report import leaderboard, read_ledger
@@ -15,6 +16,7 @@ from zoo.report.ledger import DEFAULT_LEDGER
 from zoo.report.public import PublicEntry, read_public
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("cached_catalog")
 
 
 def entry(name: str, params: int | None, accuracy: float) -> PublicEntry:
@@ -22,11 +24,13 @@ def entry(name: str, params: int | None, accuracy: float) -> PublicEntry:
 
 
 @pytest.fixture(scope="module")
-def rows(tmp_path_factory) -> list[dict]:
+def rows(tmp_path_factory, built_catalog) -> list:
     """tiny-8k-aug (7,770 params) at 99.55% over 3 seeds; gapnet (18,562) at 99.65% over 2 only."""
     records = [fake_record("tiny-8k-aug", s, a) for s, a in [(0, 0.9950), (1, 0.9960), (2, 0.9955)]]
     records += [fake_record("gapnet", s, 0.9965) for s in (0, 1)]
-    return leaderboard(read_ledger(write_ledger(tmp_path_factory.mktemp("frontier") / "results", records)))
+    with pytest.MonkeyPatch.context() as patch:
+        serve_catalog(patch, built_catalog)
+        return leaderboard(read_ledger(write_ledger(tmp_path_factory.mktemp("frontier") / "results", records)))
 
 
 def test_a_place_is_held_by_the_smallest_model_reaching_it_over_three_seeds(rows):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import zoo
-from tests.conftest import run_zoo
+from tests.conftest import run_zoo, serve_catalog
 from zoo.contract.recipe import recipe_hash
 from zoo.errors import ZooError
 from zoo.report import (
@@ -28,6 +28,7 @@ from zoo.report.pages import FRONTIER_END, FRONTIER_START
 from zoo.report.public import read_public
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.usefixtures("cached_catalog")
 
 
 def fake_record(model: str, seed: int, accuracy: float, device_name: str = "Test CPU x2 threads") -> dict:
@@ -139,9 +140,11 @@ def test_readme_section_is_rewritten(ledger, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def committed_rows() -> list:
-    """The leaderboard of the committed ledger, built once: it probes every registered model."""
-    return leaderboard(read_ledger(ROOT / DEFAULT_LEDGER))
+def committed_rows(built_catalog) -> list:
+    """The leaderboard of the committed ledger, from the session's one build of every model."""
+    with pytest.MonkeyPatch.context() as patch:
+        serve_catalog(patch, built_catalog)
+        return leaderboard(read_ledger(ROOT / DEFAULT_LEDGER))
 
 
 def test_the_committed_readme_agrees_with_the_ledger_and_registry(committed_rows):

@@ -67,33 +67,39 @@ def test_bf16_precision_is_autocast_on_a_bf16_cpu_and_auto_is_not(monkeypatch):
         assert layer(x).dtype == torch.float32
 
 
-def test_a_bf16_recipe_on_a_cpu_without_bf16_trains_in_fp32_and_says_so(mnist, tmp_path, monkeypatch, capsys):
+def test_a_bf16_recipe_on_a_cpu_without_bf16_trains_in_fp32_and_says_so(mnist_lite, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(device, "cpu_has_bf16", lambda: False)
-    train("tiny-4k", short_recipe(epochs=1, precision="bf16"), mnist, tmp_path / "run", progress=False, plots=False)
+    train(
+        "tiny-4k", short_recipe(epochs=1, precision="bf16"), mnist_lite, tmp_path / "run", progress=False, plots=False
+    )
     assert "tiny-4k: this cpu has no native bf16; the recipe's bf16 steps run in fp32" in capsys.readouterr().out
     assert json.loads((tmp_path / "run/config.json").read_text())["train_precision"] == "fp32"
 
 
-def test_bf16_recipe_trains_other_bytes_than_fp32(mnist, tmp_path, monkeypatch):
+def test_bf16_recipe_trains_other_bytes_than_fp32(mnist_lite, tmp_path, monkeypatch):
     monkeypatch.setattr(device, "cpu_has_bf16", lambda: True)  # emulated (slower) where it is not native
-    fp32 = train("tiny-4k", short_recipe(), mnist, tmp_path / "a", seed=3, progress=False, plots=False)
-    bf16 = train("tiny-4k", short_recipe(precision="bf16"), mnist, tmp_path / "b", seed=3, progress=False, plots=False)
+    fp32 = train("tiny-4k", short_recipe(), mnist_lite, tmp_path / "a", seed=3, progress=False, plots=False)
+    bf16 = train(
+        "tiny-4k", short_recipe(precision="bf16"), mnist_lite, tmp_path / "b", seed=3, progress=False, plots=False
+    )
     assert fp32["test"]["accuracy"] > 0.5 and bf16["test"]["accuracy"] > 0.5
     assert (tmp_path / "a/model.safetensors").read_bytes() != (tmp_path / "b/model.safetensors").read_bytes()
 
 
-def test_same_seed_same_metrics_on_cpu(mnist, tmp_path):
-    a = train("tiny-4k", short_recipe(), mnist, tmp_path / "a", seed=3, progress=False, plots=False)
-    b = train("tiny-4k", short_recipe(), mnist, tmp_path / "b", seed=3, progress=False, plots=False)
-    train("tiny-4k", short_recipe(), mnist, tmp_path / "c", seed=4, progress=False, plots=False)
+def test_same_seed_same_metrics_on_cpu(mnist_lite, tmp_path):
+    a = train("tiny-4k", short_recipe(), mnist_lite, tmp_path / "a", seed=3, progress=False, plots=False)
+    b = train("tiny-4k", short_recipe(), mnist_lite, tmp_path / "b", seed=3, progress=False, plots=False)
+    train("tiny-4k", short_recipe(), mnist_lite, tmp_path / "c", seed=4, progress=False, plots=False)
     assert a["test"] == b["test"]
     assert (tmp_path / "a/model.safetensors").read_bytes() == (tmp_path / "b/model.safetensors").read_bytes()
     assert (tmp_path / "a/model.safetensors").read_bytes() != (tmp_path / "c/model.safetensors").read_bytes()
 
 
-def test_a_moving_average_is_what_is_published_and_training_is_untouched(mnist, tmp_path):
-    raw = train("tiny-4k", short_recipe(), mnist, tmp_path / "raw", seed=3, progress=False, plots=False)
-    ema = train("tiny-4k", short_recipe(ema_decay=0.9), mnist, tmp_path / "ema", seed=3, progress=False, plots=False)
+def test_a_moving_average_is_what_is_published_and_training_is_untouched(mnist_lite, tmp_path):
+    raw = train("tiny-4k", short_recipe(), mnist_lite, tmp_path / "raw", seed=3, progress=False, plots=False)
+    ema = train(
+        "tiny-4k", short_recipe(ema_decay=0.9), mnist_lite, tmp_path / "ema", seed=3, progress=False, plots=False
+    )
     raw_ckpt, ema_ckpt = (torch.load(tmp_path / f"{r}/checkpoint.pt", weights_only=False) for r in ("raw", "ema"))
     assert all(torch.equal(raw_ckpt["model"][k], ema_ckpt["model"][k]) for k in raw_ckpt["model"])
     published = load_file(tmp_path / "ema/model.safetensors")
@@ -103,7 +109,7 @@ def test_a_moving_average_is_what_is_published_and_training_is_untouched(mnist, 
     assert raw["test"] != ema["test"]
 
 
-def test_plain_epochs_train_exactly_as_a_recipe_without_augmentation(mnist, tmp_path):
+def test_plain_epochs_train_exactly_as_a_recipe_without_augmentation(mnist_lite, tmp_path):
     """tiny-4k warps and crops; its last epochs on plain images must be those of a plain recipe."""
     recipe = short_recipe()
     assert recipe.augment != Augment() and recipe.augment_at(recipe.epochs - 1) == recipe.augment
@@ -111,10 +117,10 @@ def test_plain_epochs_train_exactly_as_a_recipe_without_augmentation(mnist, tmp_
     assert [last.augment_at(e) for e in range(recipe.epochs)] == [recipe.augment] * (recipe.epochs - 1) + [Augment()]
     ending = recipe.replace(plain_epochs=recipe.epochs)
     assert [ending.augment_at(e) for e in range(recipe.epochs)] == [Augment()] * recipe.epochs
-    train("tiny-4k", ending, mnist, tmp_path / "ending", seed=3, progress=False, plots=False)
+    train("tiny-4k", ending, mnist_lite, tmp_path / "ending", seed=3, progress=False, plots=False)
     plain = dataclasses.replace(recipe, augment=Augment())
-    train("tiny-4k", plain, mnist, tmp_path / "plain", seed=3, progress=False, plots=False)
-    train("tiny-4k", recipe, mnist, tmp_path / "warped", seed=3, progress=False, plots=False)
+    train("tiny-4k", plain, mnist_lite, tmp_path / "plain", seed=3, progress=False, plots=False)
+    train("tiny-4k", recipe, mnist_lite, tmp_path / "warped", seed=3, progress=False, plots=False)
     weights = {r: (tmp_path / r / "model.safetensors").read_bytes() for r in ("ending", "plain", "warped")}
     assert weights["ending"] == weights["plain"] != weights["warped"]
 
@@ -127,11 +133,11 @@ def test_a_checkpoint_without_the_average_its_recipe_keeps_is_refused(mnist):
         averaged.load_state_dict(plain.state_dict())
 
 
-def test_resume_after_epoch_boundary_is_bit_identical(mnist, tmp_path, monkeypatch):
+def test_resume_after_epoch_boundary_is_bit_identical(mnist_lite, tmp_path, monkeypatch):
     """Kill right after epoch 1's checkpoint; the resumed run must equal an uninterrupted one."""
     # gapnet: dropout, momentum, OneCycle and augmentation; the moving average must resume too
     recipe = short_recipe("gapnet", epochs=3, ema_decay=0.9)
-    train("gapnet", recipe, mnist, tmp_path / "whole", seed=7, progress=False, plots=False)
+    train("gapnet", recipe, mnist_lite, tmp_path / "whole", seed=7, progress=False, plots=False)
 
     real_save = RunDir.save_checkpoint
 
@@ -142,10 +148,10 @@ def test_resume_after_epoch_boundary_is_bit_identical(mnist, tmp_path, monkeypat
 
     monkeypatch.setattr(RunDir, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
-        train("gapnet", recipe, mnist, tmp_path / "cut", seed=7, progress=False, plots=False)
+        train("gapnet", recipe, mnist_lite, tmp_path / "cut", seed=7, progress=False, plots=False)
     monkeypatch.setattr(RunDir, "save_checkpoint", real_save)
     assert not (tmp_path / "cut/model.json").exists()
-    resumed = resume(tmp_path / "cut", mnist, progress=False, plots=False)
+    resumed = resume(tmp_path / "cut", mnist_lite, progress=False, plots=False)
     whole = json.loads((tmp_path / "whole/results.json").read_text())
     assert resumed["test"] == whole["test"]
     a, b = load_file(tmp_path / "whole/model.safetensors"), load_file(tmp_path / "cut/model.safetensors")
@@ -186,20 +192,20 @@ def test_signal_checkpoints_and_resume_matches(mnist, tmp_path, sig):
     assert (tmp_path / "cut/model.safetensors").read_bytes() == (tmp_path / "whole/model.safetensors").read_bytes()
 
 
-def test_non_finite_loss_stops_and_keeps_the_checkpoint(mnist, tmp_path):
+def test_non_finite_loss_stops_and_keeps_the_checkpoint(mnist_lite, tmp_path):
     recipe = short_recipe("dnn", lr=1e12, optimizer="sgd", schedule="constant", momentum=0.0, epochs=3)
     with pytest.raises(ZooError, match=r"non-finite loss at epoch \d+, step \d+"):
-        train("dnn", recipe, mnist, tmp_path / "nan", progress=False, plots=False)
+        train("dnn", recipe, mnist_lite, tmp_path / "nan", progress=False, plots=False)
     assert not (tmp_path / "nan/model.json").exists()
 
 
-def test_refuses_to_overwrite_a_finished_run(mnist, tmp_path):
-    train("tiny-4k", short_recipe(epochs=1), mnist, tmp_path / "run", progress=False, plots=False)
+def test_refuses_to_overwrite_a_finished_run(mnist_lite, tmp_path):
+    train("tiny-4k", short_recipe(epochs=1), mnist_lite, tmp_path / "run", progress=False, plots=False)
     before = (tmp_path / "run/model.safetensors").read_bytes()
     with pytest.raises(ZooError, match="already holds a finished run"):
-        train("tiny-4k", short_recipe(epochs=1), mnist, tmp_path / "run", progress=False, plots=False)
+        train("tiny-4k", short_recipe(epochs=1), mnist_lite, tmp_path / "run", progress=False, plots=False)
     assert (tmp_path / "run/model.safetensors").read_bytes() == before
-    train("tiny-4k", short_recipe(epochs=1), mnist, tmp_path / "run", seed=9, overwrite=True, progress=False)
+    train("tiny-4k", short_recipe(epochs=1), mnist_lite, tmp_path / "run", seed=9, overwrite=True, progress=False)
 
 
 def test_batch_larger_than_data(mnist, tmp_path):
@@ -208,7 +214,7 @@ def test_batch_larger_than_data(mnist, tmp_path):
     assert not (tmp_path / "r").exists(), "a refused run must not leave a directory behind"
 
 
-def test_read_only_output_dir(mnist, tmp_path, monkeypatch):
+def test_read_only_output_dir(mnist_lite, tmp_path, monkeypatch):
     """A read-only file system: one clear error naming the file (simulated: root ignores chmod)."""
 
     def read_only(*args, **kwargs):
@@ -216,10 +222,10 @@ def test_read_only_output_dir(mnist, tmp_path, monkeypatch):
 
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
     with pytest.raises(ZooError, match=r"cannot write .*config.json: Read-only file system"):
-        train("tiny-4k", short_recipe(epochs=1), mnist, tmp_path / "r", progress=False)
+        train("tiny-4k", short_recipe(epochs=1), mnist_lite, tmp_path / "r", progress=False)
 
 
-def test_failed_write_keeps_earlier_results(mnist, tmp_path, monkeypatch):
+def test_failed_write_keeps_earlier_results(mnist_lite, tmp_path, monkeypatch):
     """A disk that fills up mid-run: a clear error, and the last good checkpoint is untouched."""
     run = tmp_path / "run"
     real_replace = os.replace
@@ -234,6 +240,6 @@ def test_failed_write_keeps_earlier_results(mnist, tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", full_disk)
     with pytest.raises(ZooError, match=r"cannot write .*checkpoint.pt: No space left on device; the previous"):
-        train("tiny-4k", short_recipe(epochs=3), mnist, run, progress=False, plots=False)
+        train("tiny-4k", short_recipe(epochs=3), mnist_lite, run, progress=False, plots=False)
     state = RunDir(run).load_checkpoint()
     assert state["epoch"] == 1 and not list(run.glob(".*.tmp"))

@@ -26,7 +26,10 @@ class Tree:
     path: Path
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "PYTHONPATH": str(self.path), "PYTHONUNBUFFERED": "1"}
+        """This environment with the tree first on the path, less a calling pytest's own variables
+        (an xdist worker's would reach the tree's benchmark run)."""
+        own = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTEST_XDIST"))}
+        return {**own, "PYTHONPATH": str(self.path), "PYTHONUNBUFFERED": "1"}
 
     def python(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         proc = subprocess.run([sys.executable, *args], cwd=self.path, env=self.env(), capture_output=True, text=True)
