@@ -170,7 +170,7 @@ def test_the_budget_trains_the_cheapest_first_then_quick_gates_then_skips():
 def test_a_retrained_seed_is_judged_against_the_record_with_its_margin():
     record = {"mean": 0.995, "std": 0.001, "seeds": 3}
     c = change("m", 5, None, record)
-    plan = models.Retrain("m", "recipe", None, 5)
+    plan = models.Retrain("m", "recipe", None)
     assert models.judge(c, plan, 0.9921).passed  # 3 std below the mean: within the margin
     assert not models.judge(c, plan, 0.9919).passed
     assert models.judge(change("m", 5, None, None), plan, 0.99).passed  # no record: its target
@@ -178,6 +178,6 @@ def test_a_retrained_seed_is_judged_against_the_record_with_its_margin():
 
 def test_the_summary_names_every_failure():
     c = change("m", 5, None, {"mean": 0.995, "std": 0.0, "seeds": 3})
-    verdict = models.judge(c, models.Retrain("m", "recipe", None, 5), 0.98)
+    verdict = models.judge(c, models.Retrain("m", "recipe", None), 0.98)
     text = render(Findings("b" * 40, "h" * 40, (c,), (verdict,), None, None, 3))
     assert "FAIL (1)" in text.splitlines()[0] and "- m: 98.00% below record 99.50%" in text

@@ -31,7 +31,6 @@ class Retrain:
     name: str
     mode: str  # "recipe", "quick" or "skipped"
     epochs: int | None  # None: the recipe's own
-    minutes: float  # the declared CPU minutes this costs (0 when skipped)
 
 
 @dataclass(frozen=True)
@@ -75,12 +74,12 @@ def plan(changed: list[ModelChange], budget_minutes: float) -> list[Retrain]:
     for change in sorted(trained, key=lambda c: (c.head["cpu_minutes"], c.name)):
         minutes, quick = change.head["cpu_minutes"], change.head["quick"]
         if minutes <= left:
-            out.append(Retrain(change.name, "recipe", None, minutes))
+            out.append(Retrain(change.name, "recipe", None))
             left -= minutes
         elif quick:
-            out.append(Retrain(change.name, "quick", quick["epochs"], 0.0))
+            out.append(Retrain(change.name, "quick", quick["epochs"]))
         else:
-            out.append(Retrain(change.name, "skipped", None, 0.0))
+            out.append(Retrain(change.name, "skipped", None))
     return out
 
 

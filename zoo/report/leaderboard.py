@@ -85,10 +85,10 @@ def budget_verdicts(budgets: Sequence[Budget], recipe: Recipe, records: list[dic
 
     A miss is shown, not hidden: the runs stay on the record, and the full gate fails on them.
     """
-    verdicts = []
+    verdicts, runs = [], [SeedRun.from_record(r) for r in records]
     for budget in budgets:
         verdict = budget.short if budget.check_recipe(recipe).passed else f"{budget.short}: recipe over"
-        judged = budget.check_runs([SeedRun.from_record(r) for r in records]) if records else None
+        judged = budget.check_runs(runs) if runs else None
         if judged is not None and judged.passed:
             verdict += f": kept by {len(records)} runs"
         elif judged is not None:
