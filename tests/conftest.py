@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import struct
 import subprocess
@@ -13,6 +14,15 @@ import pytest
 import torch
 
 from zoo.data.mnist import FILES, default_data_dir, load_mnist
+
+
+def pytest_configure(config):
+    """Under pytest-xdist, one thread per worker: two workers on two cores each running two OpenMP
+    threads spin against each other and run slower than one. The processes the tests start
+    (`zoo train`, torchrun ranks) inherit the variable."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
 
 
 def idx_bytes(tensor: torch.Tensor, code: int = 0x08) -> bytes:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 
 import pytest
 from safetensors.torch import load_file, save_file
@@ -179,3 +181,11 @@ def test_batch_size_larger_than_the_data_set():
 def test_debug_shows_the_traceback():
     proc = run_zoo("--debug", "train", "gapnett")
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_the_command_line_imports_no_plotting_or_metrics_library_until_a_command_needs_one():
+    """Every `zoo` process (and every test that starts one) pays for what `zoo.cli` imports."""
+    heavy = ("torchvision", "matplotlib", "torchmetrics", "optuna")
+    code = f"import sys, zoo.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]", proc.stdout

@@ -45,9 +45,9 @@ def test_inspect_an_untrained_model(mnist, tmp_path):
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_tune_writes_overrides_that_train_accepts(mnist, tmp_path):
+def test_tune_writes_overrides_that_train_accepts(mnist_lite, tmp_path):
     out = tmp_path / "tuned.json"
-    summary = tune_lr("dnn", mnist, Search(trials=3, epochs=1), out=out, progress=False)
+    summary = tune_lr("dnn", mnist_lite, Search(trials=3, epochs=1, train_samples=8192), out=out, progress=False)
     overrides = load_overrides(out)
     assert set(overrides) == {"lr"}
     recipe = zoo.get_spec("dnn").recipe.replace(**overrides)

@@ -169,16 +169,16 @@ def _wait_for(predicate, timeout=120.0):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_checkpoints_and_resume_matches(mnist, tmp_path, sig):
-    """Send a real signal to a real `zoo train` mid-epoch, resume it, compare with an uninterrupted run."""
-    args = ["train", "tiny-4k", "--epochs", "3", "--batch-size", "32", "--train-samples", "8192", "--quiet"]
-    whole = run_zoo(*args, "--seed", "5", "--out", str(tmp_path / "whole"))
-    assert whole.returncode == 0, whole.stderr
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zoo.cli", *args, "--seed", "5", "--out", str(tmp_path / "cut")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    """Send a real signal to a real `zoo train` mid-epoch, resume it, compare with an uninterrupted run.
+
+    The uninterrupted run trains beside the one that is cut (two processes, two cores)."""
+    args = ["train", "tiny-4k", "--epochs", "3", "--batch-size", "32", "--train-samples", "4096", "--quiet"]
+
+    def start(out: str) -> subprocess.Popen:
+        command = [sys.executable, "-m", "zoo.cli", *args, "--seed", "5", "--out", str(tmp_path / out)]
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    whole, proc = start("whole"), start("cut")
     history = tmp_path / "cut" / "metrics.jsonl"
     assert _wait_for(history.exists), "the first epoch never finished"
     proc.send_signal(sig)
@@ -187,8 +187,10 @@ def test_signal_checkpoints_and_resume_matches(mnist, tmp_path, sig):
     assert f"zoo train tiny-4k --resume {tmp_path / 'cut'}" in stderr
     assert "Traceback" not in stderr
     assert not (tmp_path / "cut/model.json").exists()
+    assert RunDir(tmp_path / "cut").load_checkpoint()["step"] >= 1, "the signal must land mid-epoch"
     resumed = run_zoo("train", "tiny-4k", "--resume", str(tmp_path / "cut"), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
+    assert whole.wait(timeout=300) == 0, whole.stderr.read()
     assert (tmp_path / "cut/model.safetensors").read_bytes() == (tmp_path / "whole/model.safetensors").read_bytes()
 
 

@@ -1,18 +1,25 @@
 """Every figure the zoo draws, as PNG: a run's curves, the leaderboard's Pareto plot, data and mistakes.
 
-The one module that imports matplotlib (with the Agg backend: no display is ever needed)."""
+The one module that imports matplotlib (with the Agg backend: no display is ever needed), on first use."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import matplotlib.ticker
 import numpy as np
 import torch
+
+
+@functools.cache
+def _pyplot():
+    """pyplot on the Agg backend, imported with the first figure: commands that draw none skip its import."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+
+    return matplotlib.pyplot
 
 
 def _error_scale(ax) -> None:
@@ -22,7 +29,7 @@ def _error_scale(ax) -> None:
         functions=(lambda a: -np.log10(np.clip(100 - a, 1e-2, None)), lambda y: 100 - 10.0 ** (-y)),
     )
     ax.set_yticks([30, 50, 80, 90, 95, 98, 99, 99.5, 99.8])
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}%"))
+    ax.yaxis.set_major_formatter(_pyplot().FuncFormatter(lambda v, _: f"{v:g}%"))
 
 
 def plot_pareto(path: Path, rows: list[dict], pareto_front, public=()) -> None:
@@ -31,6 +38,7 @@ def plot_pareto(path: Path, rows: list[dict], pareto_front, public=()) -> None:
     `pareto_front` picks the frontier from (params, accuracy, name) points; `public` entries (with
     `name`, `params`, `accuracy`) are drawn hollow beside ours, as their projects report them.
     """
+    plt = _pyplot()
     trained = sorted((r for r in rows if r.seeds), key=lambda r: r.params)
     fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
     if trained:
@@ -84,6 +92,7 @@ def _plot_public(ax, entries) -> None:
 
 def image_grid(path: Path, images: torch.Tensor, titles: list[str], title: str, columns: int = 10) -> None:
     """uint8 or float images (N x H x W) in a grid with a caption each."""
+    plt = _pyplot()
     rows = max(1, -(-len(images) // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.3), layout="constrained", squeeze=False)
     for ax in axes.flat:
@@ -98,6 +107,7 @@ def image_grid(path: Path, images: torch.Tensor, titles: list[str], title: str, 
 
 def bar_chart(path: Path, series: dict[str, list[int]], title: str) -> None:
     """Counts per digit, one group of bars per split."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4), layout="constrained")
     width = 0.8 / len(series)
     for i, (label, counts) in enumerate(series.items()):
@@ -111,6 +121,7 @@ def bar_chart(path: Path, series: dict[str, list[int]], title: str) -> None:
 
 def plot_curves(path: Path, history: list[dict], key: str, title: str) -> None:
     """Train and validation `key` (accuracy or loss) per epoch."""
+    plt = _pyplot()
     epochs = [h["epoch"] for h in history]
     fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     ax.plot(epochs, [h[f"train_{key}"] for h in history], marker="o", label="train")
@@ -124,6 +135,7 @@ def plot_curves(path: Path, history: list[dict], key: str, title: str) -> None:
 
 def plot_lr(path: Path, lrs: list[float], name: str) -> None:
     """The learning rate at every training step."""
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     ax.plot(range(1, len(lrs) + 1), lrs)
     ax.set(xlabel="training step (batch)", ylabel="learning rate", title=f"{name}: learning-rate schedule")
@@ -133,6 +145,7 @@ def plot_lr(path: Path, lrs: list[float], name: str) -> None:
 
 
 def plot_confusion(path: Path, matrix: list[list[int]], title: str) -> None:
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 5.4), layout="constrained")
     image = ax.imshow(matrix, cmap="Blues")
     peak = max(max(row) for row in matrix)

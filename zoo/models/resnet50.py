@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import torch.nn.functional as F
-import torchvision
 from torch import nn
 
 from zoo.contract import Gate, IOContract, RequiresBatchNorm, register_model
@@ -40,6 +39,8 @@ RESNET50_RECIPE = adam(2e-3, 14).replace(
 )
 def resnet50(classes: int = 10) -> nn.Module:
     """torchvision's ResNet50 with a 1-channel stem, fed MNIST resized to 32x32."""
+    import torchvision  # here, not above: importing it costs every `zoo` command seconds
+
     net = torchvision.models.resnet50(weights=None, num_classes=classes)
     net.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
     return nn.Sequential(_Resize(32), net)

@@ -5,12 +5,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchmetrics.classification import (
-    MulticlassAccuracy,
-    MulticlassAUROC,
-    MulticlassConfusionMatrix,
-    MulticlassF1Score,
-)
 
 from zoo.data.mnist import MNIST, normalize
 
@@ -37,6 +31,15 @@ def loss_and_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float
 
 def test_metrics(logits: torch.Tensor, labels: torch.Tensor, classes: int = 10) -> dict:
     """The reported figures for one model on the test set."""
+    # imported here: torchmetrics' package import pulls in torchvision, seconds that commands which
+    # evaluate nothing (list, check, record, report) should not pay
+    from torchmetrics.classification import (
+        MulticlassAccuracy,
+        MulticlassAUROC,
+        MulticlassConfusionMatrix,
+        MulticlassF1Score,
+    )
+
     logits, labels = logits.cpu(), labels.cpu()
     probs = logits.softmax(1)
     return {
