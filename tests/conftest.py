@@ -15,6 +15,8 @@ import torch
 
 from zoo.data.mnist import FILES, default_data_dir, load_mnist
 
+pytest_plugins = ("pytester",)  # tests/test_check.py runs the zoo_check fixture in a scratch test suite
+
 
 def pytest_configure(config):
     """Under pytest-xdist, one thread per worker: two workers on two cores each running two OpenMP

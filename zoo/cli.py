@@ -7,6 +7,7 @@ Heavy modules (training, reports, Optuna) are imported inside the command that n
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -102,6 +103,48 @@ def _print_columns(cells: list[tuple[str, ...]], numeric: tuple[int, ...]) -> No
         )
         if i == 0:
             print("  ".join("-" * w for w in widths))
+
+
+def cmd_check(args) -> int:
+    from zoo import checker
+
+    target = args.target
+    constraints = checker.constraints_from(
+        like=args.like,
+        max_params=args.max_params,
+        max_macs=args.max_macs,
+        batchnorm=args.batchnorm,
+        dropout=args.dropout,
+        gap=args.gap,
+        no_fc=args.no_fc,
+        onnx=args.onnx,
+        input_shape=args.input,
+        classes=args.classes,
+    )
+    if args.train and args.target_accuracy is None:
+        raise ZooError("--train needs --target, the test accuracy in percent the model must reach")
+    builder = checker.load_builder(target)
+    verdict = checker.check(checker.build(builder, target), constraints, target)
+    if args.train:
+        out = Path(args.out or "runs/zoo-check")
+        claim = checker.train_claim(
+            builder,
+            constraints,
+            args.train,
+            epochs=args.epochs,
+            target=args.target_accuracy / 100,
+            train_samples=args.train_samples or 0,
+            data=_load_data(args),
+            out=out,
+            seed=args.seed,
+            progress=not args.quiet and not args.json,
+        )
+        verdict = checker.Verdict(verdict.target, verdict.params, verdict.macs, verdict.results, claim)
+    if args.summary:
+        with open(args.summary, "a", encoding="utf-8") as summary:
+            summary.write(verdict.markdown())
+    print(json.dumps(verdict.to_json(), indent=2) if args.json else verdict.text())
+    return 0 if verdict.passed else EXIT_ERROR
 
 
 def cmd_summary(args) -> int:
@@ -394,6 +437,51 @@ def _list_parser(sub) -> None:
     p.set_defaults(func=cmd_list)
 
 
+def _shape(text: str) -> tuple[int, ...]:
+    """An argparse type: an image shape such as 1x28x28."""
+    try:
+        shape = tuple(int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a shape such as 1x28x28, got {text!r}") from None
+    if not shape or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"every size must be >= 1, got {text!r}")
+    return shape
+
+
+def _percent(text: str) -> float:
+    """An argparse type: a percentage in (0, 100]."""
+    value = _positive(text)
+    if value > 100:
+        raise argparse.ArgumentTypeError(f"a percentage in (0, 100], got {text}")
+    return value
+
+
+def _check_parser(sub) -> None:
+    p = sub.add_parser("check", help="judge any model (file.py:Builder or package.module:Builder) against constraints")
+    p.add_argument("target", help="path/to/file.py:Name or package.module:Name (a class or function)")
+    p.add_argument("--like", metavar="MODEL", help="start from a registered model's constraints")
+    p.add_argument("--max-params", type=COUNT, metavar="N")
+    p.add_argument("--max-macs", type=COUNT, metavar="N", help="multiply-accumulates per image")
+    p.add_argument("--batchnorm", action="store_true", help="BatchNorm must normalise a tensor in the forward pass")
+    p.add_argument("--dropout", action="store_true", help="Dropout must run in training mode")
+    p.add_argument("--gap", action="store_true", help="global average pooling must collapse the feature map")
+    p.add_argument("--no-fc", action="store_true", help="no fully-connected (dense) product anywhere")
+    p.add_argument("--onnx", action="store_true", help="exports to ONNX and onnxruntime agrees with PyTorch")
+    p.add_argument("--input", type=_shape, default=(1, 28, 28), help="one image's shape (default 1x28x28)")
+    p.add_argument("--classes", type=COUNT, default=10)
+    p.add_argument("--train", metavar="MODEL", help="also train with this registered model's recipe")
+    p.add_argument("--epochs", type=COUNT, help="with --train: the epochs allowed (default the recipe's)")
+    p.add_argument("--target", dest="target_accuracy", type=_percent, help="with --train: test accuracy in %%")
+    p.add_argument("--train-samples", type=COUNT, help="with --train: the first N training images only")
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--out", help="with --train: the run directory (default runs/zoo-check)")
+    p.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    p.add_argument("--summary", help="append the verdict as markdown to this file ($GITHUB_STEP_SUMMARY)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_data_args(p)
+    p.set_defaults(func=cmd_check)
+
+
 def _summary_parser(sub) -> None:
     p = sub.add_parser("summary", help="torchinfo summary and constraint checks of one model")
     p.add_argument("name")
@@ -507,6 +595,7 @@ def _tune_parser(sub) -> None:
 
 SUBCOMMANDS = (
     _list_parser,
+    _check_parser,
     _summary_parser,
     _train_parser,
     _eval_parser,

@@ -29,6 +29,14 @@ class PluginError(ZooError):
     """A module named in $ZOO_PLUGINS is missing, fails on import, or registers a taken name."""
 
 
+class TargetError(ZooError):
+    """`zoo check` cannot judge its target: no such file or builder, or no module comes out of it.
+
+    Exit 2, apart from exit 1 (a model judged and found failing), so CI can tell the two apart."""
+
+    exit_code = 2
+
+
 class AlreadyRecorded(ZooError):
     """A run whose weights are already on the record: harmless when recording a folder again."""
 
