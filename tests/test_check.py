@@ -124,6 +124,8 @@ def test_a_model_that_keeps_every_constraint_passes(models, capsys):
         ("no_gap", ["--gap"], "RequiresGAP()"),
         ("dense_head", ["--no-fc"], "NoFullyConnected()"),
         ("many_macs", ["--max-macs", "2000000"], "MaxMACs(2000000)"),
+        ("too_many_params", ["--max-flash", "20000"], "MaxFlashBytes(20000, 'int8')"),
+        ("many_macs", ["--max-ram", "20000"], "MaxPeakRAMBytes(20000, 'int8')"),
         ("NotExportable", ["--onnx"], "Exportable('onnx')"),
         ("five_classes", [], "IOContract((1, 28, 28), 10)"),
     ],

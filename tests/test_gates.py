@@ -59,6 +59,33 @@ def test_a_model_over_its_budget_fails_the_checks_with_the_message(tmp_path):
     assert "MaxParams(20000): 23,760 params, 3,760 over (largest: conv3 9,216)" in proc.stdout
 
 
+def test_a_model_over_its_flash_or_ram_fails_the_checks(tmp_path):
+    """A 32-channel stem at 28x28 keeps gapnet under 20K parameters but not under 64 KB of int8 RAM;
+    a dense 784 -> 48 layer in front breaks 32 KB of flash."""
+    plugin = (
+        "from zoo.models.blocks import GlobalAvgPool, conv_bn_relu\n"
+        "def wide(**kw):\n"
+        "    return nn.Sequential(conv_bn_relu(1, 128, padding=1, dropout=0.1), GlobalAvgPool(keepdim=True),"
+        " nn.Conv2d(128, 10, 1), nn.Flatten())\n"
+        "zoo.replace_model('gapnet', builder=wide)\n"
+        "def dense(**kw):\n"
+        "    return nn.Sequential(nn.Flatten(), nn.Linear(784, 48), nn.Unflatten(1, (48, 1, 1)),"
+        " conv_bn_relu(48, 10, kernel=1, dropout=0.1), GlobalAvgPool())\n"
+        "zoo.replace_model('tiny-4k', builder=dense)\n"
+    )
+    proc = run_gate(tmp_path, plugin, "checks/constraints", "-k", "gapnet or tiny-4k")
+    assert proc.returncode == 1, proc.stdout
+    assert (
+        "FAILED checks/constraints/test_declared.py::test_declared[gapnet-MaxPeakRAMBytes(65536, 'int8')]"
+        in proc.stdout
+    )
+    assert "MaxPeakRAMBytes(65536, 'int8'): 101,136 bytes of int8 activations at peak" in proc.stdout
+    assert (
+        "FAILED checks/constraints/test_declared.py::test_declared[tiny-4k-MaxFlashBytes(32768, 'int8')]" in proc.stdout
+    )
+    assert "gapnet-MaxFlashBytes" not in proc.stdout and "tiny-4k-MaxPeakRAMBytes" not in proc.stdout
+
+
 def test_shortening_the_recipe_fails_the_quick_gate(tmp_path):
     plugin = "zoo.replace_model('gapnet', recipe=spec.recipe.replace(train_samples=640))\n"
     proc = run_gate(tmp_path, plugin, "checks/gate", "-m", "not full", "-k", "gapnet")

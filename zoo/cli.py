@@ -113,6 +113,9 @@ def cmd_check(args) -> int:
         like=args.like,
         max_params=args.max_params,
         max_macs=args.max_macs,
+        max_flash=args.max_flash,
+        max_ram=args.max_ram,
+        precision=args.precision,
         batchnorm=args.batchnorm,
         dropout=args.dropout,
         gap=args.gap,
@@ -462,6 +465,9 @@ def _check_parser(sub) -> None:
     p.add_argument("--like", metavar="MODEL", help="start from a registered model's constraints")
     p.add_argument("--max-params", type=COUNT, metavar="N")
     p.add_argument("--max-macs", type=COUNT, metavar="N", help="multiply-accumulates per image")
+    p.add_argument("--max-flash", type=COUNT, metavar="BYTES", help="weights stored at --precision")
+    p.add_argument("--max-ram", type=COUNT, metavar="BYTES", help="peak activation bytes, batch 1, at --precision")
+    p.add_argument("--precision", choices=["int8", "fp16", "fp32"], default="int8", help="for --max-flash/--max-ram")
     p.add_argument("--batchnorm", action="store_true", help="BatchNorm must normalise a tensor in the forward pass")
     p.add_argument("--dropout", action="store_true", help="Dropout must run in training mode")
     p.add_argument("--gap", action="store_true", help="global average pooling must collapse the feature map")

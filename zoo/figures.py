@@ -32,17 +32,21 @@ def _error_scale(ax) -> None:
     ax.yaxis.set_major_formatter(_pyplot().FuncFormatter(lambda v, _: f"{v:g}%"))
 
 
-def plot_pareto(path: Path, rows: list[dict], pareto_front, public=()) -> None:
-    """Test accuracy against parameters (log x), one point per trained model, the frontier drawn.
+SIZES = {"params": "parameters", "flash_int8": "bytes of int8 weights (flash)"}
 
-    `pareto_front` picks the frontier from (params, accuracy, name) points; `public` entries (with
-    `name`, `params`, `accuracy`) are drawn hollow beside ours, as their projects report them.
+
+def plot_pareto(path: Path, rows: list[dict], pareto_front, public=(), size: str = "params") -> None:
+    """Test accuracy against model size (log x), one point per trained model, the frontier drawn.
+
+    `size` is the row field on x: "params", or "flash_int8" for the deployment view. `pareto_front`
+    picks the frontier from (size, accuracy, name) points; `public` entries (with `name`, `params`,
+    `accuracy`) are drawn hollow beside ours, as their projects report them.
     """
     plt = _pyplot()
-    trained = sorted((r for r in rows if r.seeds), key=lambda r: r.params)
+    trained = sorted((r for r in rows if r.seeds), key=lambda r: getattr(r, size))
     fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
     if trained:
-        points = [(r.params, r.accuracy * 100, r.model) for r in trained]
+        points = [(getattr(r, size), r.accuracy * 100, r.model) for r in trained]
         ax.errorbar(
             [p[0] for p in points],
             [p[1] for p in points],
@@ -64,8 +68,8 @@ def plot_pareto(path: Path, rows: list[dict], pareto_front, public=()) -> None:
     if untrained:
         ax.set_title("not yet trained with its recipe: " + ", ".join(untrained), fontsize=8, color="gray", loc="right")
     ax.set_xscale("log")
-    ax.set(xlabel="parameters (log scale)", ylabel="MNIST test accuracy (axis spaced by log error)")
-    fig.suptitle("Accuracy against model size")
+    ax.set(xlabel=f"{SIZES[size]} (log scale)", ylabel="MNIST test accuracy (axis spaced by log error)")
+    fig.suptitle("Accuracy against model size" if size == "params" else "Float accuracy against int8 flash")
     ax.grid(alpha=0.3, which="both")
     if trained:
         fig.legend(loc="outside lower center", ncols=2)

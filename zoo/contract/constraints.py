@@ -104,6 +104,48 @@ class MaxMACs(Constraint):
         return self._result(macs <= self.n, macs, self.n, f"{macs:,} MACs/image, {abs(self.n - macs):,} {verdict}")
 
 
+def _kb(n: int) -> str:
+    return f"{n / 1024:g}KB" if n % 1024 == 0 else f"{n:,}B"
+
+
+@dataclass(frozen=True, repr=False)
+class MaxFlashBytes(Constraint):
+    """At most `n` bytes of stored weights deployed at `precision` (`zoo.contract.footprint` says
+    exactly what is counted: weights, per-channel scales, zero points and biases; no container)."""
+
+    n: int
+    precision: str = "int8"
+
+    @property
+    def short(self) -> str:
+        return f"flash<={_kb(self.n)}@{self.precision}"
+
+    def check(self, probe: Probe) -> CheckResult:
+        used = probe.footprint(self.precision).flash_bytes
+        verdict = "to spare" if used <= self.n else "over"
+        detail = f"{used:,} bytes of {self.precision} weights, {abs(self.n - used):,} {verdict}"
+        return self._result(used <= self.n, used, self.n, detail)
+
+
+@dataclass(frozen=True, repr=False)
+class MaxPeakRAMBytes(Constraint):
+    """At most `n` bytes of activations alive at once in a batch-1 forward at `precision`."""
+
+    n: int
+    precision: str = "int8"
+
+    @property
+    def short(self) -> str:
+        return f"RAM<={_kb(self.n)}@{self.precision}"
+
+    def check(self, probe: Probe) -> CheckResult:
+        found = probe.footprint(self.precision)
+        used = found.peak_ram_bytes
+        verdict = "to spare" if used <= self.n else "over"
+        detail = f"{used:,} bytes of {self.precision} activations at peak (during {found.peak_op}), "
+        return self._result(used <= self.n, used, self.n, detail + f"{abs(self.n - used):,} {verdict}")
+
+
 @dataclass(frozen=True, repr=False)
 class RequiresBatchNorm(Constraint):
     """Batch normalisation runs on the forward path (not merely declared)."""

@@ -17,6 +17,9 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
+from zoo.contract.footprint import Footprint
+from zoo.contract.footprint import measure as measure_footprint
+
 DEFAULT_INPUT = (1, 28, 28)
 
 
@@ -130,6 +133,7 @@ class Probe:
 
     def __init__(self, model: nn.Module, input_shape=DEFAULT_INPUT) -> None:
         self.model, self.input_shape = model, tuple(input_shape)
+        self._footprints: dict[str, Footprint] = {}
 
     @cached_property
     def trace(self) -> Trace:
@@ -151,6 +155,12 @@ class Probe:
             if own:
                 sizes.append((name or "<root>", sum(p.numel() for p in own)))
         return sorted(sizes, key=lambda s: -s[1])
+
+    def footprint(self, precision: str) -> Footprint:
+        """Flash and peak RAM bytes deployed at `precision` (batch 1, eval mode), measured once each."""
+        if precision not in self._footprints:
+            self._footprints[precision] = measure_footprint(self.model, self.input_shape, precision)
+        return self._footprints[precision]
 
     @cached_property
     def macs(self) -> int:

@@ -10,7 +10,9 @@ from zoo.contract import (
     Gate,
     IOContract,
     MaxEpochs,
+    MaxFlashBytes,
     MaxParams,
+    MaxPeakRAMBytes,
     NoFullyConnected,
     QuickGate,
     Recipe,
@@ -43,6 +45,8 @@ RECIPE = SOURCE_RECIPE.replace(epochs=9, batch_size=128, lr=0.2)
     "gapnet",
     constraints=[
         MaxParams(20_000),
+        MaxFlashBytes(32 * 1024),  # at int8, a Cortex-M4-class microcontroller
+        MaxPeakRAMBytes(64 * 1024),
         RequiresBatchNorm(),
         RequiresDropout(),
         RequiresGAP(),

@@ -11,7 +11,9 @@ from zoo.contract import (
     Gate,
     IOContract,
     MaxEpochs,
+    MaxFlashBytes,
     MaxParams,
+    MaxPeakRAMBytes,
     NoFullyConnected,
     QuickGate,
     Recipe,
@@ -67,6 +69,7 @@ ONE_CYCLE_RECIPE = Recipe(
 
 def _constraints(budget: int, dropout: bool) -> list:
     found = [MaxParams(budget), RequiresBatchNorm(), RequiresGAP(), NoFullyConnected(), IOContract(), Exportable()]
+    found += [MaxFlashBytes(32 * 1024), MaxPeakRAMBytes(64 * 1024)]  # at int8, a Cortex-M4-class microcontroller
     return [*found, RequiresDropout()] if dropout else found
 
 

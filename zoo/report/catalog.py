@@ -17,6 +17,8 @@ class CatalogRow:
     name: str
     params: int
     macs: int
+    flash_int8: int  # bytes of weights deployed at int8 (zoo.contract.footprint)
+    ram_int8: int  # peak bytes of int8 activations, batch 1
     constraints: tuple[str, ...]  # each constraint's short label
     results: tuple[CheckResult, ...]
 
@@ -34,7 +36,9 @@ def model_row(name: str) -> CatalogRow:
     spec = get_spec(name)
     probe = probe_for(create_model(name), spec.constraints)
     results = tuple(c.check(probe) for c in spec.constraints)
-    return CatalogRow(name, probe.params, probe.macs, tuple(c.short for c in spec.constraints), results)
+    int8 = probe.footprint("int8")
+    labels = tuple(c.short for c in spec.constraints)
+    return CatalogRow(name, probe.params, probe.macs, int8.flash_bytes, int8.peak_ram_bytes, labels, results)
 
 
 def model_table(pattern: str = "*") -> list[CatalogRow]:

@@ -25,6 +25,8 @@ class LeaderboardRow:
     model: str
     params: int
     macs: int
+    flash_int8: int
+    ram_int8: int
     constraints: tuple[str, ...]
     check: str  # the catalog's cell: "pass" or "FAIL: ..."
     reported_accuracy: float | None  # the source project's figure
@@ -70,6 +72,8 @@ def _row(facts: CatalogRow, lines: list[dict]) -> LeaderboardRow:
         model=facts.name,
         params=facts.params,
         macs=facts.macs,
+        flash_int8=facts.flash_int8,
+        ram_int8=facts.ram_int8,
         constraints=facts.constraints,
         check=facts.check,
         reported_accuracy=spec.source.reported_accuracy,
@@ -107,13 +111,18 @@ def pareto_front(points: list[tuple[float, float, str]]) -> list[tuple[float, fl
     return front
 
 
+def _bytes(n: int) -> str:
+    return f"{n / 1024:,.1f} KB" if n < 1024**2 else f"{n / 1024**2:,.1f} MB"
+
+
 def _pct(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value * 100:.{digits}f}%"
 
 
 def markdown_table(rows: list[dict]) -> str:
     header = (
-        "| model | params | MACs | constraints | check | source's figure | ours: test accuracy | seeds | budgets "
+        "| model | params | MACs | int8 flash | int8 RAM | constraints | check | source's figure "
+        "| ours: test accuracy | seeds | budgets "
         "| device | macro F1 | AUROC | epochs | wall time | train img/s |"
     )
     lines = [header, "|" + "|".join(["---"] * (header.count("|") - 1)) + "|"]
@@ -127,6 +136,8 @@ def _cells(r: dict) -> list[str]:
         r.model,
         f"{r.params:,}",
         f"{r.macs:,}",
+        _bytes(r.flash_int8),
+        _bytes(r.ram_int8),
         ", ".join(r.constraints),
         "pass" if r.check == "pass" else r.check,
         _pct(r.reported_accuracy) if r.reported_accuracy is not None else "not reported",

@@ -24,11 +24,12 @@ FRONTIER_START, FRONTIER_END = "<!-- zoo:frontier:start -->", "<!-- zoo:frontier
 
 
 def write_report(ledger_root: Path, out_dir: Path) -> tuple[Path, list[LeaderboardRow]]:
-    """report.md, leaderboard.json and pareto.png in `out_dir`, from the ledger under `ledger_root`."""
+    """report.md, leaderboard.json, pareto.png and pareto-int8.png in `out_dir`, from the ledger."""
     rows, public = leaderboard(read_ledger(ledger_root)), read_public(ledger_root)
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts.write_json(out_dir / "leaderboard.json", [dataclasses.asdict(r) for r in rows])
     figures.plot_pareto(out_dir / "pareto.png", rows, pareto_front, public)
+    figures.plot_pareto(out_dir / "pareto-int8.png", rows, pareto_front, size="flash_int8")
     recorded = sum(r.seeds for r in rows)
     text = [
         "# mnist-zoo leaderboard",
@@ -39,6 +40,10 @@ def write_report(ledger_root: Path, out_dir: Path) -> tuple[Path, list[Leaderboa
         markdown_table(rows),
         "",
         "![test accuracy against parameters](pareto.png)",
+        "",
+        "The deployment view: the same (float) accuracy against the bytes of weights each model stores at int8.",
+        "",
+        "![float test accuracy against int8 flash bytes](pareto-int8.png)",
         "",
         "## The frontier: our smallest model at each place, beside the best public entry",
         "",
