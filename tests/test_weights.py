@@ -196,7 +196,37 @@ def test_an_unrecorded_run_is_not_published(mnist, tmp_path):
 
 
 def run_weights_gate(tmp_path: Path, plugin: str) -> subprocess.CompletedProcess:
-    return run_gate(tmp_path, plugin, "checks/weights", "-k", "gapnet")
+    return run_gate(tmp_path, plugin, "checks/weights/test_published.py", "-k", "gapnet")
+
+
+def run_int8_gate(tmp_path: Path, plugin: str) -> subprocess.CompletedProcess:
+    return run_gate(tmp_path, plugin, "checks/weights/test_int8.py", "-k", "tiny-4k")
+
+
+def test_the_int8_gate_stops_a_quantizer_that_calibrates_on_test_images(tmp_path):
+    plugin = (
+        "import zoo.report.int8 as int8\n"
+        "from zoo.data.mnist import normalize\n"
+        "int8.calibration = lambda data, recipe: normalize(data.test_x[: recipe.calibration_images])\n"
+    )
+    proc = run_int8_gate(tmp_path, plugin)
+    assert proc.returncode == 1, proc.stdout
+    assert "1 failed, 1 passed" in proc.stdout
+    assert "tiny-4k: quantized again today (ONNX QDQ: int8 weights (per-channel scales)" in proc.stdout
+
+
+def test_the_int8_gate_stops_a_quantizer_that_drops_per_channel_scales(tmp_path):
+    plugin = (
+        "import dataclasses\n"
+        "import zoo.report.int8 as int8\n"
+        "real = int8.quantize_int8\n"
+        "int8.quantize_int8 = lambda model, images, out, recipe=int8.INT8: real(\n"
+        "    model, images, out, dataclasses.replace(recipe, per_channel=False))\n"
+    )
+    proc = run_int8_gate(tmp_path, plugin)
+    assert proc.returncode == 1, proc.stdout
+    assert "1 failed, 1 passed" in proc.stdout
+    assert "tiny-4k: quantized again today" in proc.stdout and "differ from the published int8 weights'" in proc.stdout
 
 
 def test_the_weights_gate_stops_a_renamed_layer(tmp_path):

@@ -325,6 +325,28 @@ def cmd_export(args) -> int:
     return 0 if result.ok else EXIT_ERROR
 
 
+def cmd_quantize(args) -> int:
+    from zoo.report.int8 import MAX_DROP, publish_int8, quantize_published
+
+    get_spec(args.name)
+    data = _load_data(args)
+    if args.publish:
+        result, _ = publish_int8(args.name, data)
+    else:
+        out = Path(args.out or f"{args.name}.int8.onnx")
+        if not out.parent.is_dir():
+            raise ZooError(f"--out {out}: folder {out.parent} does not exist")
+        result = quantize_published(args.name, data, out)
+    from zoo.quantize import runtime_version
+
+    print(
+        f"{args.name}: int8 {result.accuracy:.2%} in {runtime_version()} on the 10,000 test images, float "
+        f"{result.float_accuracy:.2%} ({-result.drop * 100:+.2f} points; at most -{MAX_DROP * 100:.2f} kept) "
+        f"-> {result.path} ({result.path.stat().st_size:,} bytes); {result.recipe.describe()}"
+    )
+    return 0 if result.kept else EXIT_ERROR
+
+
 def cmd_publish(args) -> int:
     from zoo.report.publish import publish
 
@@ -348,7 +370,7 @@ def cmd_report(args) -> int:
     print(f"{report}: {len(rows)} models, {recorded} with runs of record ({sum(r.seeds for r in rows)} runs)")
     if args.readme:
         places = frontier_table(frontier(rows, read_public(Path(args.ledger))))
-        changed = rewrite_readme(Path(args.readme), rows, weights_table(), places)
+        changed = rewrite_readme(Path(args.readme), rows, weights_table(rows), places)
         print(f"{args.readme}: model table {'rewritten' if changed else 'already up to date'}")
     return 0
 
@@ -558,6 +580,15 @@ def _export_parser(sub) -> None:
     p.set_defaults(func=cmd_export)
 
 
+def _quantize_parser(sub) -> None:
+    p = sub.add_parser("quantize", help="int8 of the published weights (ONNX QDQ), measured in ONNX Runtime")
+    p.add_argument("name")
+    p.add_argument("--out", help="the .onnx file to write (default NAME.int8.onnx)")
+    p.add_argument("--publish", action="store_true", help="put it beside the float weights, in their entry")
+    _add_data_args(p)
+    p.set_defaults(func=cmd_quantize)
+
+
 def _publish_parser(sub) -> None:
     p = sub.add_parser("publish", help="publish a recorded run's weights (best validation run of record)")
     p.add_argument("run", help="a finished, recorded run directory")
@@ -609,6 +640,7 @@ SUBCOMMANDS = (
     _record_parser,
     _export_parser,
     _publish_parser,
+    _quantize_parser,
     _data_parser,
     _inspect_parser,
     _tune_parser,

@@ -32,7 +32,7 @@ class Parity:
         return self.max_difference <= MAX_LOGIT_DIFFERENCE and self.same_predictions
 
 
-def _runtime():
+def onnx_runtime():
     try:
         import onnxruntime
     except ImportError:
@@ -42,7 +42,7 @@ def _runtime():
 
 def export_onnx(model: nn.Module, path: Path, input_shape=(1, 28, 28)) -> Path:
     """Export `model` in eval mode to `path` with a dynamic batch dimension named `batch`."""
-    _runtime()
+    onnx_runtime()
     model = model.eval()
     example = torch.zeros(2, *input_shape)
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
@@ -75,7 +75,7 @@ def _inline_weights(path: Path) -> None:
 
 def parity(model: nn.Module, path: Path, images: torch.Tensor) -> Parity:
     """Run the exported file under onnxruntime and `model` on the same float images; compare."""
-    session = _runtime().InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = onnx_runtime().InferenceSession(str(path), providers=["CPUExecutionProvider"])
     with torch.no_grad():
         ours = model.eval().cpu()(images.cpu())
     theirs = torch.from_numpy(session.run(None, {"images": images.cpu().numpy()})[0])

@@ -74,21 +74,41 @@ def rewrite_readme(
     return new != text
 
 
-def weights_table() -> str:
-    """The README's table of published weights, one row per registered model."""
-    header = "| model | test accuracy | params | file size | sha256 | weights |"
-    lines = [header, "|---|---|---|---|---|---|"]
+def weights_table(rows: list[LeaderboardRow]) -> str:
+    """The README's table of published weights, one row per registered model, int8 beside float.
+
+    int8 accuracy is the int8 file's own, run in its runtime on the whole test set; flash and RAM
+    are the model's int8 footprint (`zoo.contract.footprint`)."""
+    header = (
+        "| model | test accuracy | params | file size | sha256 | weights "
+        "| int8 accuracy (ONNX Runtime) | int8 vs float | int8 file | int8 flash | int8 RAM |"
+    )
+    lines = [header, "|" + "---|" * 11]
     entries = set(list_weights())  # one folder listing, not one per model
+    footprint = {r.model: (r.flash_int8, r.ram_int8) for r in rows}
     for name in list_models():
         if name not in entries:
-            lines.append(f"| {name} | — | — | — | — | none yet: no run of record |")
+            lines.append(f"| {name} | — | — | — | — | none yet: no run of record |" + " — |" * 5)
             continue
         w = get_weights(name)
         m = w.meta
         accuracy, size = f"{m['test_accuracy']:.2%} (seed {m['seed']})", f"{m['file_size'] / 1e3:,.1f} kB"
-        row = (name, accuracy, f"{m['params']:,}", size, f"`{w.sha256[:12]}`", w.where)
-        lines.append("| " + " | ".join(row) + " |")
+        row = (name, accuracy, f"{m['params']:,}", size, f"`{w.sha256[:12]}`", w.where, *_int8_cells(m))
+        flash, ram = footprint.get(name, (None, None))
+        lines.append("| " + " | ".join(row) + f" | {_kib(flash)} | {_kib(ram)} |")
     return "\n".join(lines)
+
+
+def _int8_cells(meta: dict) -> tuple[str, str, str]:
+    int8 = meta.get("int8")
+    if int8 is None:
+        return ("—", "—", "—" if meta["params"] >= 100_000 else "not yet quantized")
+    drop = (int8["test_accuracy"] - meta["test_accuracy"]) * 100
+    return (f"{int8['test_accuracy']:.2%}", f"{drop:+.2f} points", f"{int8['file_size'] / 1e3:,.1f} kB")
+
+
+def _kib(n: int | None) -> str:
+    return "—" if n is None else f"{n / 1024:,.1f} KB"
 
 
 def _replace(text: str, start: str, end: str, body: str, readme: Path) -> str:

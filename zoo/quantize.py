@@ -1,0 +1,122 @@
+"""int8 models people can deploy: static quantization of the ONNX export, run by ONNX Runtime.
+
+ONNX Runtime's QDQ format keeps the graph standard ONNX (QuantizeLinear/DequantizeLinear pairs
+around each operator), so any runtime with an int8 path runs it, and the runtime the zoo already
+depends on measures it. Weights are int8 with a scale per output channel, activations uint8 with
+MinMax ranges calibrated on training images (never test images). The calibration images are the
+caller's: `zoo.report.int8` takes the first `CALIBRATION_IMAGES` of the training split.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from zoo.errors import ZooError
+from zoo.export import export_onnx, onnx_runtime
+
+CALIBRATION_IMAGES = 1000
+BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Int8Recipe:
+    """How a model is quantized: what a weights entry records and the weights gate repeats."""
+
+    calibration_images: int = CALIBRATION_IMAGES  # the first N training images
+    per_channel: bool = True
+    method: str = "MinMax"
+    format: str = "QDQ"  # int8 weights, uint8 activations
+
+    def describe(self) -> str:
+        scales = "per-channel" if self.per_channel else "per-tensor"
+        return (
+            f"ONNX {self.format}: int8 weights ({scales} scales), uint8 activations, {self.method} ranges "
+            f"from the first {self.calibration_images:,} training images"
+        )
+
+
+INT8 = Int8Recipe()  # the zoo's one quantization recipe
+
+
+def quantize_int8(
+    model: nn.Module, calibration: torch.Tensor, out: Path, recipe: Int8Recipe = INT8, input_shape=(1, 28, 28)
+) -> Path:
+    """Export `model` (float) and write its statically quantized int8 graph to `out`.
+
+    `calibration` is a batch of normalized images the activation ranges are measured on.
+    """
+    ort = onnx_runtime()
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    images = calibration.cpu().numpy().astype(np.float32)
+
+    class Batches(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.start = 0
+
+        def get_next(self):
+            if self.start >= len(images):
+                return None
+            self.start += BATCH
+            return {"images": images[self.start - BATCH : self.start]}
+
+    with tempfile.TemporaryDirectory(prefix="zoo-int8-") as tmp:
+        plain, prepared = Path(tmp) / "float.onnx", Path(tmp) / "prepared.onnx"
+        export_onnx(model, plain, input_shape)
+        with _quiet():
+            quant_pre_process(str(plain), str(prepared))
+            quantize_static(
+                str(prepared),
+                str(out),
+                Batches(),
+                quant_format=QuantFormat.QDQ if recipe.format == "QDQ" else QuantFormat.QOperator,
+                per_channel=recipe.per_channel,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=getattr(CalibrationMethod, recipe.method),
+            )
+    ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])  # it must load, or nothing is written
+    return out
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The quantizer logs advice to the root logger and prints; a command prints its own one line."""
+    logger = logging.getLogger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    except Exception as exc:
+        raise ZooError(f"int8 quantization failed ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    finally:
+        logger.setLevel(level)
+
+
+def onnx_logits(path: Path, images: torch.Tensor) -> torch.Tensor:
+    """Logits of the ONNX model at `path` on normalized `images`, batched, in ONNX Runtime on the CPU."""
+    session = onnx_runtime().InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = images.cpu().numpy().astype(np.float32)
+    batches = [session.run(None, {"images": x[i : i + BATCH]})[0] for i in range(0, len(x), BATCH)]
+    return torch.from_numpy(np.concatenate(batches))
+
+
+def runtime_version() -> str:
+    return f"onnxruntime {onnx_runtime().__version__}"
