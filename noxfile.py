@@ -119,6 +119,16 @@ def speed(session: nox.Session) -> None:
 
 
 @nox.session
+def latency(session: nox.Session) -> None:
+    """Batch-1 latency of each int8-published model: PyTorch fp32, ONNX Runtime fp32 and int8."""
+    _environment(session)
+    os.makedirs(".benchmarks", exist_ok=True)
+    path = ".benchmarks/latency.json"
+    session.run("pytest", "checks/latency", "-p", "no:xdist", "--benchmark-json", path, *session.posargs)
+    session.run("python", "-m", "tools.latency.table", path, "--readme", "README.md")
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     """Instruction counts gate every row; wall-clock timings beside them (gated where steady): `-- update`."""
     _environment(session)
