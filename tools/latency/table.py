@@ -1,9 +1,11 @@
-"""The README's latency table from `nox -s latency`'s pytest-benchmark JSON.
+"""The README's deployment table: per int8-published model, float and int8 test accuracy, the drop,
+int8 flash and RAM, and batch-1 latency from `nox -s latency`'s pytest-benchmark JSON.
 
     python -m tools.latency.table .benchmarks/latency.json [--readme README.md]
 
-Per model: the median batch-1 latency (microseconds) and its interquartile range in each runtime,
-and the machine it ran on; `--readme` rewrites the section between the latency markers.
+Accuracies come from the weights entries (int8: the file run in ONNX Runtime on the whole test
+set), flash and RAM from `zoo.contract.footprint`, latency as the median (interquartile range) in
+microseconds with the machine it ran on; `--readme` rewrites the section between the markers.
 """
 
 from __future__ import annotations
@@ -22,16 +24,36 @@ def table(results: dict) -> str:
     for bench in results["benchmarks"]:
         info, stats = bench["extra_info"], bench["stats"]
         iqr = (stats["q3"] - stats["q1"]) * 1e6
-        rows.setdefault(info["model"], {})[info["runtime"]] = f"{stats['median'] * 1e6:,.0f} (IQR {iqr:,.0f})"
+        rows.setdefault(info["model"], {})[info["runtime"]] = f"{stats['median'] * 1e6:,.0f} ({iqr:,.0f})"
     cpu = results["machine_info"]["cpu"].get("brand_raw", "unknown CPU")
     lines = [
-        f"Batch-1 latency in microseconds, median (interquartile range) of 200 rounds, one thread, on {cpu}:",
+        f"Latency: batch 1, one thread, median (interquartile range) of 200 rounds in microseconds, on {cpu}.",
         "",
-        "| model | PyTorch fp32 | ONNX Runtime fp32 | ONNX Runtime int8 |",
-        "|---|---|---|---|",
+        "| model | params | float accuracy | int8 accuracy (ONNX Runtime) | int8 - float | int8 flash | int8 RAM "
+        "| PyTorch fp32 latency | ONNX Runtime fp32 latency | ONNX Runtime int8 latency |",
+        "|" + "---|" * 10,
     ]
-    lines += [f"| {m} | " + " | ".join(r.get(k, "—") for k in RUNTIMES) + " |" for m, r in sorted(rows.items())]
+    for model, latency in sorted(rows.items()):
+        lines.append(f"| {model} | " + " | ".join([*_accuracy(model), *(latency.get(k, "—") for k in RUNTIMES)]) + " |")
     return "\n".join(lines)
+
+
+def _accuracy(model: str) -> list[str]:
+    """params, float and int8 test accuracy, the drop, int8 flash and RAM."""
+    import zoo
+    from zoo.contract.footprint import measure
+
+    meta = zoo.get_weights(model).meta
+    found = measure(zoo.create_model(model), (1, 28, 28))
+    int8, drop = meta["int8"]["test_accuracy"], (meta["int8"]["test_accuracy"] - meta["test_accuracy"]) * 100
+    return [
+        f"{meta['params']:,}",
+        f"{meta['test_accuracy']:.2%}",
+        f"{int8:.2%}",
+        f"{drop:+.2f} points",
+        f"{found.flash_bytes / 1024:,.1f} KB",
+        f"{found.peak_ram_bytes / 1024:,.1f} KB",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,38 @@
+"""The deployment table: accuracy and int8 figures from the weights entries, latency from the JSON."""
+
+from __future__ import annotations
+
+import json
+
+import zoo
+from tools.latency import table
+
+
+def _results(model: str) -> dict:
+    rows = [
+        {"extra_info": {"model": model, "runtime": r}, "stats": {"median": m, "q1": m * 0.9, "q3": m * 1.2}}
+        for r, m in zip(table.RUNTIMES, (4e-4, 1e-4, 9e-5))
+    ]
+    return {"machine_info": {"cpu": {"brand_raw": "Test CPU"}}, "benchmarks": rows}
+
+
+def test_a_row_holds_the_entrys_accuracies_the_footprint_and_each_runtimes_median():
+    text = table.table(_results("tiny-4k"))
+    meta = zoo.get_weights("tiny-4k").meta
+    row = next(line for line in text.splitlines() if line.startswith("| tiny-4k |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == f"{meta['test_accuracy']:.2%}" and cells[3] == f"{meta['int8']['test_accuracy']:.2%}"
+    assert cells[7:] == ["400 (120)", "100 (30)", "90 (27)"] and "on Test CPU" in text
+
+
+def test_the_readme_section_is_rewritten_and_a_readme_without_it_is_one_line(tmp_path, capsys):
+    path = tmp_path / "latency.json"
+    path.write_text(json.dumps(_results("gapnet")))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{table.START}\nold\n{table.END}\noutro\n")
+    assert table.main([str(path), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert "old" not in text and "| gapnet | 18,562 |" in text and text.endswith("outro\n")
+    readme.write_text("no markers\n")
+    assert table.main([str(path), "--readme", str(readme)]) == 2
+    assert "has no <!-- zoo:latency:start -->" in capsys.readouterr().err
