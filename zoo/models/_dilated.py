@@ -11,7 +11,9 @@ from zoo.contract import (
     Augment,
     Exportable,
     IOContract,
+    MaxFlashBytes,
     MaxParams,
+    MaxPeakRAMBytes,
     NoFullyConnected,
     Recipe,
     RequiresBatchNorm,
@@ -37,9 +39,12 @@ RECIPE = Recipe(
 
 
 def constraints(budget: int) -> list:
-    """What every frontier model keeps: its budget, BatchNorm, Dropout, GAP, no dense layer, ONNX."""
+    """What every frontier model keeps: its budget, BatchNorm, Dropout, GAP, no dense layer, ONNX,
+    and a Cortex-M4-class footprint at int8."""
     return [
         MaxParams(budget),
+        MaxFlashBytes(32 * 1024),
+        MaxPeakRAMBytes(64 * 1024),
         RequiresBatchNorm(),
         RequiresDropout(),
         RequiresGAP(),

@@ -12,7 +12,7 @@ from zoo.models._dilated import RECIPE, SOURCE, constraints, dilated_net
     "dilated-4k",
     constraints=constraints(4_000),
     recipe=RECIPE,
-    gate=Gate(target=0.994, seeds=3, quick=QuickGate(epochs=1, floor=0.95), cpu_minutes=10),
+    gate=Gate(target=0.994, seeds=3, quick=QuickGate(epochs=1, floor=0.95), cpu_minutes=13),
     budgets=[MaxEpochs(30)],
     source=SOURCE,
 )
