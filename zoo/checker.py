@@ -8,6 +8,7 @@ own, measured on the real module (a traced forward pass, the module graph), neve
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import sys
@@ -102,7 +103,7 @@ class Verdict:
                 | {"message": r.message}
                 for r in self.results
             ],
-            "accuracy": None if self.claim is None else {**self.claim.__dict__, "passed": self.claim.passed},
+            "accuracy": None if self.claim is None else {**dataclasses.asdict(self.claim), "passed": self.claim.passed},
         }
 
 

@@ -8,34 +8,24 @@ from __future__ import annotations
 from torch import nn
 
 from zoo.contract import (
-    Augment,
     Exportable,
     IOContract,
     MaxFlashBytes,
     MaxParams,
     MaxPeakRAMBytes,
     NoFullyConnected,
-    Recipe,
     RequiresBatchNorm,
     RequiresDropout,
     RequiresGAP,
     Source,
 )
 from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
+from zoo.models.tiny import ONE_CYCLE_RECIPE
 
 SOURCE = Source("the zoo's own frontier: tiny-8k-aug's shape, widths sized to a parameter budget")
 # tiny-8k-aug's recipe (One-Cycle SGD, a light warp; chosen on validation there) run for longer:
 # the smaller nets underfit in 14 epochs, and 30 still fit the 15-minute CPU budget of a seed.
-RECIPE = Recipe(
-    optimizer="sgd",
-    lr=0.1,
-    momentum=0.9,
-    nesterov=True,
-    schedule="onecycle",
-    epochs=30,
-    batch_size=64,
-    augment=Augment(rotation=5.0, translate=0.05),
-)
+RECIPE = ONE_CYCLE_RECIPE.replace(epochs=30)
 
 
 def constraints(budget: int) -> list:

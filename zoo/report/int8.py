@@ -22,7 +22,7 @@ from zoo.errors import ZooError
 from zoo.hub import weights as published
 from zoo.hub.builder import create_model
 from zoo.quantize import INT8, Int8Recipe, onnx_logits, quantize_int8, runtime_version
-from zoo.train.evaluate import OUTPUT_IMAGES, OUTPUT_TOLERANCE
+from zoo.train.evaluate import OUTPUT_IMAGES, output_record
 
 MAX_DROP = 0.001  # an int8 model may lose at most 0.10 points of test accuracy against its float weights
 
@@ -58,12 +58,7 @@ def int8_accuracy(path: Path, data: MNIST) -> float:
 
 def int8_outputs(path: Path, data: MNIST) -> dict:
     """The int8 file's logits on the first test images, as a float entry stores its own."""
-    logits = onnx_logits(path, normalize(data.test_x[:OUTPUT_IMAGES]))
-    return {
-        "images": f"the first {OUTPUT_IMAGES} test images",
-        "tolerance": OUTPUT_TOLERANCE,
-        "logits": [[round(v, 6) for v in row] for row in logits.tolist()],
-    }
+    return output_record(onnx_logits(path, normalize(data.test_x[:OUTPUT_IMAGES])))
 
 
 def output_difference(path: Path, data: MNIST, outputs: dict) -> float:
