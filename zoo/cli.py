@@ -443,7 +443,14 @@ def cmd_tune(args) -> int:
     get_spec(args.name)
     out = Path(args.out) if args.out else Path("runs") / args.name / "tuned.json"
     search = Search(
-        args.trials, args.timeout, args.epochs, args.seed, args.train_samples or 0, args.storage, args.study
+        args.trials,
+        args.timeout,
+        args.epochs,
+        args.seed,
+        args.train_samples or 0,
+        args.storage,
+        args.study,
+        args.heartbeat,
     )
     s = tune_lr(args.name, _load_data(args), search, out=out, progress=not args.quiet)
     default = "not finished" if s["default_val_accuracy"] is None else f"{s['default_val_accuracy']:.4f}"
@@ -625,6 +632,13 @@ def _tune_parser(sub) -> None:
         "--storage", help="share the study: a journal file path, or an RDB URL (sqlite:///f.db, postgresql://...)"
     )
     p.add_argument("--study", help="the study's name in --storage (default zoo-NAME)")
+    p.add_argument(
+        "--heartbeat",
+        type=COUNT,
+        default=10,
+        help="seconds between a running trial's heartbeats in an RDB storage; after two missed, its trial "
+        "is marked failed (default 10)",
+    )
     p.add_argument("--quiet", action="store_true")
     _add_data_args(p)
     p.set_defaults(func=cmd_tune)
