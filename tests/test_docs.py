@@ -3,6 +3,7 @@ mkdocs, every internal link and image of the built site resolving."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import zoo
+from tools.docs import browse
 from tools.docs.build import build
 from zoo.cli import build_parser
 
@@ -74,3 +76,68 @@ def test_every_internal_link_and_image_of_the_built_site_resolves(site):
                 broken.append(f"{page.relative_to(site)} -> {target}")
     assert not broken, broken[:10]
     assert (site / "site/models/pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.fixture(scope="module")
+def chrome():
+    """Headless Chromium; where it is not installed the browser tests skip, except under
+    $ZOO_REQUIRE_BROWSER (.ci/run installs it and sets it): there they fail."""
+    if browse.chromium() is None:
+        reason = "no Chromium to drive (apt-get install chromium)"
+        if os.environ.get("ZOO_REQUIRE_BROWSER"):
+            pytest.fail(f"{reason}, and $ZOO_REQUIRE_BROWSER is set")
+        pytest.skip(reason)
+    with browse.browser() as launched:
+        yield launched
+
+
+def _card_figures(site: Path) -> dict[str, list[str]]:
+    """Each card's path in the site and the figures it must show: curves where the model has runs of
+    record, the confusion matrix where its weights ship in the package."""
+    cards = {}
+    for name in zoo.list_models():
+        drawn = [f"{name}-{kind}.png" for kind in ("validation", "confusion")]
+        cards[f"models/{name}/"] = [f"../{png}" for png in drawn if (site / "docs/models" / png).is_file()]
+    return cards
+
+
+def test_every_page_in_a_real_browser_renders_without_errors_broken_links_or_missing_images(site, chrome):
+    cards = _card_figures(site)
+    assert sum(len(figures) for figures in cards.values()) >= len(zoo.list_models())  # curves, at least
+    report = browse.crawl(site / "site", chrome, cards)
+    assert len(report.pages) > len(zoo.list_models()) + 5 and "models/gapnet/" in report.pages
+    assert report.problems == []
+
+
+def test_the_browser_finds_each_planted_fault(site, chrome, tmp_path):
+    """A JavaScript error, a failed image, links to a missing page and a missing anchor, and a card
+    without its constraint table or a figure: each found, on the page it was planted in."""
+    broken = tmp_path / "site"
+    shutil.copytree(site / "site", broken)
+    index = broken / "index.html"
+    html = index.read_text()
+    index.write_text(
+        html.replace(
+            "</body>",
+            '<script>throw new Error("planted")</script><img src="missing.png">'
+            '<a href="nowhere/">x</a><a href="gates/#no-such-anchor">y</a></body>',
+        )
+    )
+    card = broken / "models/gapnet/index.html"
+    html = card.read_text()
+    start = html.index("<table>", html.index(browse.CONSTRAINTS_HEADING))
+    card.write_text(html[:start] + html[html.index("</table>", start) + len("</table>") :])
+    cards = {"models/gapnet/": ["../gapnet-validation.png", "../gapnet-curves-that-were-never-drawn.png"]}
+
+    report = browse.crawl(broken, chrome, cards)
+    assert any(e == ": JavaScript error: planted" for e in report.js_errors), report.js_errors
+    assert any("missing.png" in f for f in report.failed_requests), report.failed_requests
+    assert report.broken_images == [": image missing.png did not render"]
+    assert sorted(report.broken_links) == [
+        ": link to gates/#no-such-anchor: no #no-such-anchor on that page",
+        ": link to nowhere/: no such page",
+    ]
+    assert report.bad_cards == [
+        f"models/gapnet/: no constraint table under '{browse.CONSTRAINTS_HEADING}'",
+        "models/gapnet/: figure ../gapnet-curves-that-were-never-drawn.png not shown",
+    ]

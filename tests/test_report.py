@@ -17,9 +17,10 @@ from zoo.report import (
     README_START,
     leaderboard,
     markdown_table,
+    page_tables,
     pareto_front,
     read_ledger,
-    rewrite_readme,
+    rewrite_pages,
     write_report,
 )
 from zoo.report.frontier import frontier, frontier_table
@@ -129,14 +130,20 @@ def test_pareto_front():
     assert [p[2] for p in pareto_front(points)] == ["d", "a", "b", "e"]
 
 
-def test_readme_section_is_rewritten(ledger, tmp_path):
-    readme = tmp_path / "README.md"
+def test_marked_sections_are_rewritten_in_whichever_page_holds_them(ledger, tmp_path):
+    readme, results = tmp_path / "README.md", tmp_path / "results.md"
     readme.write_text(f"intro\n{README_START}\nold table\n{README_END}\noutro\n")
+    results.write_text(f"# results\n{FRONTIER_START}\nold places\n{FRONTIER_END}\n")
     _, rows = write_report(ledger, tmp_path / "out")
-    assert rewrite_readme(readme, rows)
+    tables = page_tables(rows, ledger)
+    del tables["weights"]
+    assert rewrite_pages([readme, results], tables) == [readme, results]
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old table" not in text
-    assert not rewrite_readme(readme, rows)
+    assert "old places" not in results.read_text() and "| place | goal met |" in results.read_text()
+    assert rewrite_pages([readme, results], tables) == []
+    with pytest.raises(zoo.ZooError, match=r"has a <!-- zoo:weights:start --> \.\.\. <!-- zoo:weights:end --> section"):
+        rewrite_pages([readme, results], page_tables(rows, ledger))
 
 
 @pytest.fixture(scope="module")
@@ -158,10 +165,10 @@ def test_the_committed_readme_agrees_with_the_ledger_and_registry(committed_rows
 def test_the_committed_readme_frontier_agrees_with_the_ledger_and_public_entries(committed_rows):
     public = read_public(ROOT / DEFAULT_LEDGER)
     assert len(public) >= 7 and all(e.source.startswith("https://github.com/") for e in public)
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "results.md").read_text()
     table = text.split(FRONTIER_START, 1)[1].split(FRONTIER_END, 1)[0].strip()
     assert table == frontier_table(frontier(committed_rows, public)), (
-        "README frontier table is stale: run `nox -s report`"
+        "docs/results.md frontier table is stale: run `nox -s report`"
     )
 
 
@@ -213,8 +220,8 @@ def test_a_recipe_past_its_budget_is_shown_over_it(tmp_path):
     assert rows["tiny-8k-aug"].budgets == ("epochs<=14: recipe over", "last 3 epochs>=99.40%")
 
 
-def test_the_readme_gate_minutes_agree_with_the_registry():
-    text = (ROOT / "README.md").read_text()
+def test_the_docs_gate_minutes_agree_with_the_registry():
+    text = (ROOT / "docs" / "gates.md").read_text()
     rows = {}
     for line in text.split("| model | seeds | minutes per seed |", 1)[1].split("\n\n", 1)[0].splitlines()[2:]:
         model, seeds, minutes = (c.strip() for c in line.strip("|").split("|"))

@@ -360,18 +360,16 @@ def cmd_publish(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from zoo.report import rewrite_readme, write_report
-    from zoo.report.frontier import frontier, frontier_table
-    from zoo.report.pages import weights_table
-    from zoo.report.public import read_public
+    from zoo.report import page_tables, rewrite_pages, write_report
 
     report, rows = write_report(Path(args.ledger), Path(args.out))
     recorded = sum(1 for r in rows if r.seeds)
     print(f"{report}: {len(rows)} models, {recorded} with runs of record ({sum(r.seeds for r in rows)} runs)")
-    if args.readme:
-        places = frontier_table(frontier(rows, read_public(Path(args.ledger))))
-        changed = rewrite_readme(Path(args.readme), rows, weights_table(rows), places)
-        print(f"{args.readme}: model table {'rewritten' if changed else 'already up to date'}")
+    if args.pages:
+        pages = [Path(p) for p in args.pages]
+        changed = rewrite_pages(pages, page_tables(rows, Path(args.ledger)))
+        for page in pages:
+            print(f"{page}: generated tables {'rewritten' if page in changed else 'already up to date'}")
     return 0
 
 
@@ -559,7 +557,13 @@ def _report_parser(sub) -> None:
     p = sub.add_parser("report", help="leaderboard and Pareto plot from the registry and the results of record")
     p.add_argument("--ledger", default="results", help="the results ledger folder (default results)")
     p.add_argument("--out", default="report", help="where report.md and the PNGs go (default report)")
-    p.add_argument("--readme", help="also rewrite this README's marked model table")
+    p.add_argument(
+        "--page",
+        "--readme",
+        dest="pages",
+        action="append",
+        help="also rewrite the marked tables in this page (repeatable: README.md, docs/results.md, docs/weights.md)",
+    )
     p.set_defaults(func=cmd_report)
 
 

@@ -137,6 +137,20 @@ def plot_curves(path: Path, history: list[dict], key: str, title: str) -> None:
     plt.close(fig)
 
 
+def plot_seed_curves(path: Path, histories: dict[int, list[float]], title: str) -> None:
+    """Validation accuracy per epoch, one line per seed: how alike the recorded runs trained."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    for seed, history in sorted(histories.items()):
+        ax.plot(range(1, len(history) + 1), [100 * a for a in history], marker=".", label=f"seed {seed}")
+    _error_scale(ax)
+    ax.set(xlabel="epoch", ylabel="validation accuracy", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def plot_lr(path: Path, lrs: list[float], name: str) -> None:
     """The learning rate at every training step."""
     plt = _pyplot()

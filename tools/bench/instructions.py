@@ -8,7 +8,7 @@ is switched on once every workload is built, and each row is bracketed by torch'
 toggles (`_valgrind_toggle`, then `_valgrind_toggle_and_dump_stats`), one dump per row, in order.
 
 Valgrind emulates each fused multiply-add through a helper call, which makes MKL's and oneDNN's
-AVX2/FMA kernels run about a thousand times slower than native (README: the benchmark gate).
+AVX2/FMA kernels run about a thousand times slower than native (docs/gates.md: the benchmark gate).
 The counted process therefore runs torch's portable kernels (SSE4.2 MKL,
 ATen's default CPU capability, no oneDNN): the same operators on the same data, a code path as
 deterministic as the fast one and a hundred times cheaper to count. The counts measure the zoo's

@@ -2,7 +2,8 @@
 
     python -m tools.docs.build [--docs docs] [--ledger results]
 
-Writes docs/models/ (a card per registered model and the leaderboard with its Pareto plots) and
+Writes docs/models/ (a card per registered model with its runs' curves and its published weights'
+confusion matrix, and the leaderboard with its Pareto plots) and
 docs/cli.md (every subcommand's help, from the parser itself). Nothing in them is typed by hand;
 the folder is rebuilt from scratch each time and ignored by git. `nox -s docs` runs this, then
 `mkdocs build --strict`.
@@ -18,16 +19,20 @@ import sys
 from pathlib import Path
 
 import zoo
+from zoo import figures
 from zoo.cli import build_parser
 from zoo.contract import get_spec
+from zoo.data.mnist import load_mnist
 from zoo.hub import get_weights, list_weights
 from zoo.report import catalog, read_ledger, recipe_changes, write_report
 from zoo.report.catalog import CatalogRow
 from zoo.report.ledger import of_registered_recipe
+from zoo.train.evaluate import predict, test_metrics
 
 
-def model_card(facts: CatalogRow, records: list[dict]) -> str:
-    """One model's page: what it is, its constraints as measured, recipe, runs, weights, budgets."""
+def model_card(facts: CatalogRow, records: list[dict], figures: list[str] = ()) -> str:
+    """One model's page: what it is, its constraints as measured, recipe, runs, weights, budgets;
+    `figures` are the image lines drawn for it (`card_figures`)."""
     name = facts.name
     spec = get_spec(name)
     doc = inspect.getdoc(spec.builder) or ""
@@ -41,7 +46,7 @@ def model_card(facts: CatalogRow, records: list[dict]) -> str:
     lines += ["", "## Recipe", "", "```", repr(spec.recipe), "```", ""]
     changes = recipe_changes(name)
     lines += ["Where it departs from the source's: " + ("; ".join(f"`{c}`" for c in changes) or "nowhere") + "."]
-    lines += ["", *_runs(name, records), "", *_weights(name), "", *_budgets(spec)]
+    lines += ["", *_runs(name, records), *figures, "", *_weights(name), "", *_budgets(spec)]
     return "\n".join(lines) + "\n"
 
 
@@ -58,6 +63,23 @@ def _runs(name: str, records: list[dict]) -> list[str]:
     accs = [r["test_accuracy"] * 100 for r in records]
     spread = f" ± {statistics.stdev(accs):.2f}" if len(accs) > 1 else ""
     return [*lines, "", f"Mean test accuracy: **{statistics.fmean(accs):.2f}%{spread}** over {len(accs)} seeds."]
+
+
+def card_figures(name: str, records: list[dict], data, out: Path) -> list[str]:
+    """The runs' validation curves (from the ledger) and, when the weights ship in the package, their
+    confusion matrix on the test set, evaluated now: PNGs beside the card, and the lines showing them."""
+    lines = []
+    if records:
+        histories = {r["seed"]: r["val_history"] for r in records}
+        figures.plot_seed_curves(out / f"{name}-validation.png", histories, f"{name}: runs of record")
+        lines += ["", f"![{name}: validation accuracy per epoch, each seed of record]({name}-validation.png)"]
+    if name in list_weights() and get_weights(name).file is not None:
+        model = zoo.create_model(name, pretrained=True).eval()
+        metrics = test_metrics(predict(model, data.test_x), data.test_y)
+        title = f"{name}: published weights, {metrics['accuracy']:.2%} on the test set"
+        figures.plot_confusion(out / f"{name}-confusion.png", metrics["confusion_matrix"], title)
+        lines += ["", f"![{name}: confusion matrix of the published weights]({name}-confusion.png)"]
+    return lines
 
 
 def _weights(name: str) -> list[str]:
@@ -108,9 +130,11 @@ def build(docs: Path, ledger_root: Path) -> list[Path]:
     write_report(ledger_root, out)  # report.md, pareto.png, pareto-int8.png
     (out / "report.md").rename(out / "index.md")
     written = [out / "index.md"]
+    data = load_mnist()
     for facts in catalog.model_table():
         records = of_registered_recipe(facts.name, ledger.get(facts.name, []))
-        (out / f"{facts.name}.md").write_text(model_card(facts, records))
+        drawn = card_figures(facts.name, records, data, out)
+        (out / f"{facts.name}.md").write_text(model_card(facts, records, drawn))
         written.append(out / f"{facts.name}.md")
     (docs / "cli.md").write_text(cli_reference())
     return [*written, docs / "cli.md"]

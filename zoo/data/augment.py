@@ -80,7 +80,7 @@ def _blur(fields: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur (+-4 sigma, reflected edges) of N x C x H x W fields.
 
     Two 1-D passes instead of torchvision's gaussian_blur, whose 2-D kernel made each batch's
-    fields cost far more on a CPU thread than the rest of the warp (README: speed).
+    fields cost far more on a CPU thread than the rest of the warp (docs/training.md: speed).
     """
     taps = _gaussian_taps(sigma, fields.device, fields.dtype)
     radius = len(taps) // 2

@@ -3,7 +3,7 @@
 from zoo.report.explore import explore_data, inspect_run
 from zoo.report.leaderboard import LeaderboardRow, leaderboard, markdown_table, pareto_front, recipe_changes
 from zoo.report.ledger import read_ledger, record_run
-from zoo.report.pages import README_END, README_START, rewrite_readme, write_report
+from zoo.report.pages import README_END, README_START, page_tables, rewrite_pages, write_report
 from zoo.report.runs import FinishedRun, find_runs, read_finished_run
 
 __all__ = [
@@ -16,11 +16,12 @@ __all__ = [
     "inspect_run",
     "leaderboard",
     "markdown_table",
+    "page_tables",
     "pareto_front",
     "read_finished_run",
     "read_ledger",
     "recipe_changes",
     "record_run",
-    "rewrite_readme",
+    "rewrite_pages",
     "write_report",
 ]

@@ -1,7 +1,8 @@
-"""The pages the zoo writes from its record: report.md with its plot, and the README's generated tables.
+"""The pages the zoo writes from its record: report.md with its plot, and the generated tables of
+the README and the docs.
 
 Every table comes from the registry, the ledger and the published entries, never typed by hand;
-the README's are rewritten between their markers by `zoo report --readme`.
+the pages' are rewritten between their markers by `zoo report --page README.md --page docs/...`.
 """
 
 from __future__ import annotations
@@ -59,19 +60,38 @@ def write_report(ledger_root: Path, out_dir: Path) -> tuple[Path, list[Leaderboa
     return report, rows
 
 
-def rewrite_readme(
-    readme: Path, rows: list[LeaderboardRow], weights: str | None = None, frontier: str | None = None
-) -> bool:
-    """Replace the README's marked model table (and weights and frontier tables); True when it changed."""
-    text = readme.read_text()
-    new = _replace(text, README_START, README_END, markdown_table(rows), readme)
-    if weights is not None:
-        new = _replace(new, WEIGHTS_START, WEIGHTS_END, weights, readme)
-    if frontier is not None:
-        new = _replace(new, FRONTIER_START, FRONTIER_END, frontier, readme)
-    if new != text:
-        readme.write_text(new)
-    return new != text
+SECTIONS = {
+    "models": (README_START, README_END),
+    "weights": (WEIGHTS_START, WEIGHTS_END),
+    "frontier": (FRONTIER_START, FRONTIER_END),
+}
+
+
+def rewrite_pages(pages: list[Path], tables: dict[str, str]) -> list[Path]:
+    """Each table in `tables` (a key of SECTIONS) rewritten between its markers in whichever of
+    `pages` hold them; the pages that changed. A table no page has room for is an error."""
+    texts = {page: page.read_text() for page in pages}
+    new = dict(texts)
+    for name, body in tables.items():
+        start, end = SECTIONS[name]
+        holders = [page for page in pages if start in new[page] and end in new[page]]
+        if not holders:
+            raise ZooError(f"none of {', '.join(map(str, pages))} has a {start} ... {end} section to rewrite")
+        for page in holders:
+            new[page] = _replace(new[page], start, end, body)
+    changed = [page for page in pages if new[page] != texts[page]]
+    for page in changed:
+        artifacts.atomic_write(page, lambda f, text=new[page]: f.write(text.encode()))
+    return changed
+
+
+def page_tables(rows: list[LeaderboardRow], ledger_root: Path) -> dict[str, str]:
+    """Every generated table of the front door and the docs, from the leaderboard and the public entries."""
+    return {
+        "models": markdown_table(rows),
+        "weights": weights_table(rows),
+        "frontier": frontier_table(frontier(rows, read_public(ledger_root))),
+    }
 
 
 def weights_table(rows: list[LeaderboardRow]) -> str:
@@ -111,9 +131,7 @@ def _kib(n: int | None) -> str:
     return "—" if n is None else f"{n / 1024:,.1f} KB"
 
 
-def _replace(text: str, start: str, end: str, body: str, readme: Path) -> str:
-    if start not in text or end not in text:
-        raise ZooError(f"{readme} has no {start} ... {end} section to rewrite")
+def _replace(text: str, start: str, end: str, body: str) -> str:
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     return f"{head}{start}\n{body}\n{end}{tail}"

@@ -24,7 +24,7 @@ def place(model: nn.Module, device: torch.device) -> nn.Module:
     """Move a model to `device` in channels_last (on CUDA with cuDNN autotuning: batch shapes are fixed).
 
     channels_last pays on the CPU as well: oneDNN's convolutions run faster in it for nearly every
-    convolutional model here (the README's speed section has the figures).
+    convolutional model here (docs/training.md has the figures).
     """
     model = model.to(device)
     if device.type == "cuda":
