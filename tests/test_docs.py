@@ -141,3 +141,16 @@ def test_the_browser_finds_each_planted_fault(site, chrome, tmp_path):
         f"models/gapnet/: no constraint table under '{browse.CONSTRAINTS_HEADING}'",
         "models/gapnet/: figure ../gapnet-curves-that-were-never-drawn.png not shown",
     ]
+
+
+def test_the_readmes_ten_lines_of_python_run_as_written(capsys):
+    """The front door's example: list, a pretrained model, and a model of one's own checked."""
+    text = (ROOT / "README.md").read_text()
+    code = text.split("## In ten lines of Python", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == str(zoo.list_models("tiny-*"))
+    assert float(printed[1]) == zoo.get_weights("gapnet").meta["test_accuracy"]
+    assert [line.split(":")[0] for line in printed[2:]] == [
+        "PASS MaxParams(20000)", "PASS RequiresBatchNorm()", "PASS RequiresGAP()", "PASS NoFullyConnected()",
+    ]  # fmt: skip
