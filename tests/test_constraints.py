@@ -308,3 +308,13 @@ def test_exportable_passes_a_plain_model_and_fails_the_unexportable():
     noisy = check_model(_NoisyInEval(), [Exportable("onnx")])[0]
     assert not noisy.passed and "predictions DIFFER" in noisy.message
     assert not check_model(nn.Flatten(), [Exportable("tflite")])[0].passed
+
+
+def test_parity_judges_predictions_only_where_the_model_decides():
+    from zoo.export import same_predictions
+
+    tie = torch.tensor([[1.0, 1.0 + 1e-6, 0.0]])  # a near-tie either runtime may break its own way
+    assert same_predictions(tie, torch.tensor([[1.0 + 1e-6, 1.0, 0.0]]))
+    decided = torch.tensor([[1.0, 2.0, 0.0]])
+    assert not same_predictions(decided, torch.tensor([[2.0, 1.0, 0.0]]))
+    assert same_predictions(decided, decided + 1e-6)

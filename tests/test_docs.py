@@ -18,7 +18,7 @@ from tools.docs.build import build
 from zoo.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.usefixtures("cached_catalog")
+pytestmark = [pytest.mark.usefixtures("cached_catalog"), pytest.mark.xdist_group("docs")]  # one site build
 
 
 @pytest.fixture(scope="module")
