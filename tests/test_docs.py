@@ -18,7 +18,7 @@ from tools.docs.build import build
 from zoo.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = [pytest.mark.usefixtures("cached_catalog"), pytest.mark.xdist_group("docs")]  # one site build
+pytestmark = pytest.mark.usefixtures("cached_catalog")
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_every_internal_link_and_image_of_the_built_site_resolves(site):
     assert (site / "site/models/pareto.png").read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chrome():
     """Headless Chromium; where it is not installed the browser tests skip, except under
     $ZOO_REQUIRE_BROWSER (.ci/run installs it and sets it): there they fail."""

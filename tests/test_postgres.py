@@ -22,7 +22,6 @@ from zoo.contract.registry import get_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "dnn"
-pytestmark = pytest.mark.xdist_group("postgres")  # one server, and workers that do not fight for the cores
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,6 @@ from tools.pr.summary import Findings, render
 from zoo.contract import list_models
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.xdist_group("pr-gate")  # one worker: the scratch repository and its counts are shared
 ROW = "train_step[gapnet]"
 HEAVIER = "        logits = model(x)\n        torch.ones(128, 128) @ torch.ones(128, 128)  # planted\n"
 NEW_MODEL = """
