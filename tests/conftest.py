@@ -64,6 +64,15 @@ def data_copy(tmp_path) -> Path:
     return tmp_path
 
 
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now (for a server or a rendezvous a test starts)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def run_zoo(*args: str, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
     """Run the real `zoo` command line in a subprocess."""
     return subprocess.run(

@@ -11,11 +11,12 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from conftest import free_port
 
 USER, PASSWORD = "zoo", "pg-s3cret-for-tests"
 
@@ -55,19 +56,13 @@ def _as_server_user() -> list[str]:
     return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class Cluster:
     """initdb, pg_ctl start on enter; pg_ctl stop and the folder removed on exit."""
 
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
         self.root = Path(tempfile.mkdtemp(prefix="zoo-pg-"))
-        self.server = Server("127.0.0.1", _free_port())
+        self.server = Server("127.0.0.1", free_port())
 
     def __enter__(self) -> Server:
         password_file = self.root / "password"

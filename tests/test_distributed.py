@@ -12,7 +12,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import run_zoo
+from conftest import free_port, run_zoo
 from optuna.storages.journal import JournalFileBackend
 
 from zoo.artifacts import load_weights
@@ -347,18 +347,10 @@ def test_a_database_password_is_never_printed(tmp_path):
     assert "s3cret-pass" not in done.stdout + done.stderr and "postgresql://zoo:***@127.0.0.1:9/optuna" in done.stderr
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _two_nodes(*zoo_args: str) -> list[subprocess.Popen]:
     """Two torchrun "machines" on loopback, one process each, meeting through c10d's rendezvous
     exactly as the README's multi-machine command does."""
-    port = _free_port()
+    port = free_port()
     nodes = []
     for node_rank in range(2):
         command = [

@@ -441,14 +441,14 @@ def cmd_tune(args) -> int:
     get_spec(args.name)
     out = Path(args.out) if args.out else Path("runs") / args.name / "tuned.json"
     search = Search(
-        args.trials,
-        args.timeout,
-        args.epochs,
-        args.seed,
-        args.train_samples or 0,
-        args.storage,
-        args.study,
-        args.heartbeat,
+        trials=args.trials,
+        timeout=args.timeout,
+        epochs=args.epochs,
+        seed=args.seed,
+        train_samples=args.train_samples or 0,
+        storage=args.storage,
+        study_name=args.study,
+        heartbeat=args.heartbeat,
     )
     s = tune_lr(args.name, _load_data(args), search, out=out, progress=not args.quiet)
     default = "not finished" if s["default_val_accuracy"] is None else f"{s['default_val_accuracy']:.4f}"

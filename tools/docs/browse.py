@@ -161,7 +161,7 @@ def _broken(links: list[tuple[str, str]], ids: dict[str, set[str]]) -> list[str]
     for source, target in links:
         address, fragment = urldefrag(target)
         path = urlsplit(address).path
-        if path.endswith(("/index.html", "index.html")):
+        if path.endswith("index.html"):
             path = path[: -len("index.html")]
         if path.endswith((".png", ".json", ".xml", ".gz", ".js", ".css", ".svg", ".ico")):
             continue  # an asset: its request is judged when a page loads it

@@ -30,9 +30,9 @@ from zoo.report.ledger import of_registered_recipe
 from zoo.train.evaluate import predict, test_metrics
 
 
-def model_card(facts: CatalogRow, records: list[dict], figures: list[str] = ()) -> str:
+def model_card(facts: CatalogRow, records: list[dict], drawn: list[str] = ()) -> str:
     """One model's page: what it is, its constraints as measured, recipe, runs, weights, budgets;
-    `figures` are the image lines drawn for it (`card_figures`)."""
+    `drawn` are the lines showing its figures (`card_figures`)."""
     name = facts.name
     spec = get_spec(name)
     doc = inspect.getdoc(spec.builder) or ""
@@ -46,7 +46,7 @@ def model_card(facts: CatalogRow, records: list[dict], figures: list[str] = ()) 
     lines += ["", "## Recipe", "", "```", repr(spec.recipe), "```", ""]
     changes = recipe_changes(name)
     lines += ["Where it departs from the source's: " + ("; ".join(f"`{c}`" for c in changes) or "nowhere") + "."]
-    lines += ["", *_runs(name, records), *figures, "", *_weights(name), "", *_budgets(spec)]
+    lines += ["", *_runs(name, records), *drawn, "", *_weights(name), "", *_budgets(spec)]
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+from zoo.report.pages import replace_section
+
 START, END = "<!-- zoo:latency:start -->", "<!-- zoo:latency:end -->"
 RUNTIMES = ("pytorch-fp32", "onnxruntime-fp32", "onnxruntime-int8")
 
@@ -72,8 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         if START not in readme or END not in readme:
             print(f"latency table: {args.readme} has no {START} ... {END} section", file=sys.stderr)
             return 2
-        head, rest = readme.split(START, 1)
-        args.readme.write_text(f"{head}{START}\n{text}\n{END}{rest.split(END, 1)[1]}")
+        args.readme.write_text(replace_section(readme, START, END, text))
     return 0
 
 

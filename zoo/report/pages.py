@@ -78,7 +78,7 @@ def rewrite_pages(pages: list[Path], tables: dict[str, str]) -> list[Path]:
         if not holders:
             raise ZooError(f"none of {', '.join(map(str, pages))} has a {start} ... {end} section to rewrite")
         for page in holders:
-            new[page] = _replace(new[page], start, end, body)
+            new[page] = replace_section(new[page], start, end, body)
     changed = [page for page in pages if new[page] != texts[page]]
     for page in changed:
         artifacts.atomic_write(page, lambda f, text=new[page]: f.write(text.encode()))
@@ -131,7 +131,8 @@ def _kib(n: int | None) -> str:
     return "—" if n is None else f"{n / 1024:,.1f} KB"
 
 
-def _replace(text: str, start: str, end: str, body: str) -> str:
+def replace_section(text: str, start: str, end: str, body: str) -> str:
+    """`text` with what lies between the markers `start` and `end` (both present) replaced by `body`."""
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     return f"{head}{start}\n{body}\n{end}{tail}"
