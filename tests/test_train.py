@@ -125,6 +125,34 @@ def test_plain_epochs_train_exactly_as_a_recipe_without_augmentation(mnist_lite,
     assert weights["ending"] == weights["plain"] != weights["warped"]
 
 
+def test_small_epochs_train_on_shrunk_images_then_full_ones(mnist_lite, tmp_path, monkeypatch):
+    """Progressive resizing: the first `small_epochs` see `small_side`-pixel batches, the rest 28; a
+    net with a dense head cannot take them and is refused in one line before training."""
+    import zoo.train.loop as loop
+
+    sides = []
+    real = loop.training_batch
+
+    def watched(*args):
+        x = real(*args)
+        sides.append(tuple(x.shape[-2:]))
+        return x
+
+    monkeypatch.setattr(loop, "training_batch", watched)
+    recipe = short_recipe(epochs=3, small_epochs=2, small_side=16)
+    assert [recipe.side_at(e) for e in range(3)] == [16, 16, 28]
+    train("tiny-4k", recipe, mnist_lite, tmp_path / "small", seed=3, progress=False, plots=False)
+    steps = len(sides) // 3
+    assert sides == [(16, 16)] * (2 * steps) + [(28, 28)] * steps
+    with pytest.raises(ZooError, match=r"^recipe: small_side 16: dnn cannot take 16x16 images \("):
+        train("dnn", short_recipe("dnn", small_epochs=1, small_side=16), mnist_lite, tmp_path / "dense", seed=3)
+    assert not (tmp_path / "dense").exists()
+    with pytest.raises(ZooError, match=r"small_epochs must be in \[0, epochs=3\), got 3"):
+        recipe.replace(small_epochs=3)
+    with pytest.raises(ZooError, match=r"small_side must be in \[8, 28\], got 30"):
+        recipe.replace(small_side=30)
+
+
 def test_a_checkpoint_without_the_average_its_recipe_keeps_is_refused(mnist):
     world, spec = World(), zoo.get_spec("tiny-4k")
     plain = TrainState.start("tiny-4k", spec.builder, short_recipe(), 0, world, 4096)

@@ -81,6 +81,8 @@ RECIPE_RANGES = {
     "train_samples": NON_NEGATIVE,
     "ema_decay": PROPER_FRACTION,
     "plain_epochs": NON_NEGATIVE,
+    "small_epochs": NON_NEGATIVE,
+    "small_side": Range(8, IMAGE_SIDE),
 }
 
 
@@ -141,6 +143,8 @@ class Recipe:
     precision: str = "auto"  # training step: auto = bf16 autocast on CUDA only; bf16 = also on CPUs with native bf16
     ema_decay: float = 0.0  # validate, test and publish a per-step moving average of the weights; 0 = off
     plain_epochs: int = 0  # the last N epochs train on the images as they are: no warp, colour or MixUp
+    small_epochs: int = 0  # the first N epochs train on images shrunk to small_side pixels (progressive resizing)
+    small_side: int = 20  # the shrunk images' side, in pixels
     augment: Augment = field(default_factory=Augment)
 
     def __post_init__(self) -> None:
@@ -157,6 +161,8 @@ class Recipe:
             )
         if not 0 <= self.plain_epochs <= self.epochs:
             raise ZooError(f"recipe: plain_epochs must be in [0, epochs={self.epochs}], got {self.plain_epochs}")
+        if self.small_epochs >= self.epochs:
+            raise ZooError(f"recipe: small_epochs must be in [0, epochs={self.epochs}), got {self.small_epochs}")
 
     def augment_at(self, epoch: int) -> Augment:
         """Epoch `epoch`'s (0-based) augmentation: the recipe's, or none in the last `plain_epochs`.
@@ -165,6 +171,15 @@ class Recipe:
         distribution it is validated and tested on, as YOLOX ends without its mosaic.
         """
         return Augment() if epoch >= self.epochs - self.plain_epochs else self.augment
+
+    def side_at(self, epoch: int) -> int:
+        """Epoch `epoch`'s (0-based) image side: `small_side` in the first `small_epochs`, else the full side.
+
+        A net that ends in global average pooling takes any size, and an epoch on 20-pixel images
+        costs about half of one on 28-pixel images; the last epochs at full size settle the
+        BatchNorm statistics and the weights on the images the net is validated and tested on.
+        """
+        return self.small_side if epoch < self.small_epochs else IMAGE_SIDE
 
     def replace(self, **overrides: Any) -> Recipe:
         """A copy with `overrides` applied; `augment` may be a partial dict."""

@@ -148,6 +148,13 @@ def augment(images: torch.Tensor, aug: Augment, g: torch.Generator) -> torch.Ten
     return images
 
 
-def training_batch(images_u8: torch.Tensor, aug: Augment, g: torch.Generator) -> torch.Tensor:
-    """uint8 N x 28 x 28 -> augmented, standardised float N x 1 x 28 x 28."""
-    return (augment(to_unit(images_u8), aug, g) - MEAN) / STD
+def shrink(images: torch.Tensor, side: int) -> torch.Tensor:
+    """N x C x H x W images at `side` x `side` (bilinear, antialiased); unchanged at their own size."""
+    if images.shape[-1] == side and images.shape[-2] == side:
+        return images
+    return F.interpolate(images, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
+
+
+def training_batch(images_u8: torch.Tensor, aug: Augment, g: torch.Generator, side: int = 28) -> torch.Tensor:
+    """uint8 N x 28 x 28 -> augmented, standardised float N x 1 x side x side."""
+    return shrink((augment(to_unit(images_u8), aug, g) - MEAN) / STD, side)

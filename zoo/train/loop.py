@@ -70,7 +70,7 @@ def resume(run_dir, data, *, name=None, device="auto", progress=True, plots=True
     if config.get("world_size", 1) != world.size:
         raise ZooError(
             f"{run} was trained by {config.get('world_size', 1)} process(es); resume it with the same number "
-            f"(zoo train --nproc {config.get('world_size', 1)}), not {world.size}"
+            f"(leave out --nproc, or --nproc {config.get('world_size', 1)}), not {world.size}"
         )
     world.on_main(run.hold)
     try:
@@ -160,7 +160,23 @@ def check_runnable(recipe: Recipe, processes: int, available: int = TRAIN_SIZE) 
 def _new_state(name: str, recipe: Recipe, data: MNIST, seed: int, world: World) -> TrainState:
     check_runnable(recipe, world.size, len(data.train_x))
     n_train = recipe.train_samples or len(data.train_x)
-    return TrainState.start(name, get_spec(name).builder, recipe, seed, world, n_train)
+    state = TrainState.start(name, get_spec(name).builder, recipe, seed, world, n_train)
+    if recipe.small_epochs:
+        _check_takes_side(name, state.model, recipe.small_side)
+    return state
+
+
+def _check_takes_side(name: str, model: torch.nn.Module, side: int) -> None:
+    """A recipe's small images must fit its net (a dense head fixes the size): one line if not."""
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(layout(torch.zeros(2, 1, side, side, device=next(model.parameters()).device)))
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ZooError(f"recipe: small_side {side}: {name} cannot take {side}x{side} images ({first})") from None
+    finally:
+        model.train()
 
 
 def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch: Callable | None = None) -> list[dict]:
@@ -183,6 +199,7 @@ def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch:
             # The epoch's order and random draws depend only on (seed, epoch) (and the rank).
             order = state.begin_epoch(n_train)
             augment = recipe.augment_at(state.epoch)  # none in the recipe's last `plain_epochs`
+            side = recipe.side_at(state.epoch)  # smaller in the recipe's first `small_epochs`
             state.model.train()
             meter = EpochMeter(state.partial if world.main else EMPTY_EPOCH, dev, world.size)
             bar = console.epoch_bar(state.name, state.epoch, recipe.epochs, steps, state.step)
@@ -192,7 +209,7 @@ def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch:
             stop = 0
             while state.step < steps and not stop:
                 idx = order[state.step * recipe.batch_size : (state.step + 1) * recipe.batch_size][mine]
-                x, y = training_batch(train_x[idx], augment, state.generator), train_y[idx]
+                x, y = training_batch(train_x[idx], augment, state.generator, side), train_y[idx]
                 loss, logits = train_step(state, layout(x), y, mixed, augment.mixup)
                 state.step += 1
                 meter.add(loss, logits, y)
