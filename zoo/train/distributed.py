@@ -131,6 +131,14 @@ def leave() -> None:
         dist.destroy_process_group()
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity, as a container or `taskset` restricts it)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
 QUIET_ENV = "ZOO_RANK_LOGS"  # set by `launch` to its log folder: ranks' unexpected errors go there, not to the console
 
 
