@@ -113,8 +113,14 @@ def smoke(session: nox.Session) -> None:
 
 @nox.session
 def speed(session: nox.Session) -> None:
-    """gapnet's recipe (seeds 0-2) beside the seed pipeline, and every model's images/s: one sitting, into the docs."""
+    """gapnet's recipe (seeds 0-2) beside the seed pipeline, and every model's images/s: one sitting, into the docs.
+
+    `-- --device cuda`: the GPU fast path instead (CUDA graphs, 3 seeds), its table printed.
+    """
     _environment(session)
+    if "--device" in session.posargs:
+        session.run("python", "-m", "tools.speed.gpu", *session.posargs)
+        return
     os.makedirs(".benchmarks", exist_ok=True)
     path = ".benchmarks/speed.json"
     session.run("pytest", "checks/speed", "-p", "no:xdist", "--benchmark-json", path, *session.posargs)

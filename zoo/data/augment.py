@@ -52,9 +52,15 @@ def _crop(aug: Augment, n: int, g: torch.Generator, device, side: int) -> torch.
     return m
 
 
+@functools.lru_cache(maxsize=8)
+def _corners(device: torch.device) -> torch.Tensor:
+    """The image's corners in grid units; made once, so a step copies nothing from the host."""
+    return torch.tensor([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]], device=device)
+
+
 def _perspective(aug: Augment, n: int, g: torch.Generator, device) -> torch.Tensor:
     """Homographies moving each corner inward by up to `perspective_distortion`, for a `perspective` share."""
-    corners = torch.tensor([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]], device=device).expand(n, 4, 2)
+    corners = _corners(device).expand(n, 4, 2)
     chosen = (torch.rand(n, generator=g, device=device) < aug.perspective).float()
     inward = torch.rand(n, 4, 2, generator=g, device=device) * aug.perspective_distortion * chosen[:, None, None]
     src = corners * (1 - inward)  # where each output corner samples the input
@@ -64,7 +70,7 @@ def _perspective(aug: Augment, n: int, g: torch.Generator, device) -> torch.Tens
     rows_v = torch.stack([zero, zero, zero, x, y, one, -v * x, -v * y], -1)
     a = torch.cat([rows_u, rows_v], 1)
     b = torch.cat([u, v], 1)
-    h = torch.linalg.solve(a, b)
+    h = torch.linalg.solve_ex(a, b).result  # no singularity check: it would wait for the device
     return torch.cat([h, torch.ones(n, 1, device=device)], 1).view(n, 3, 3)
 
 
