@@ -143,7 +143,7 @@ class Recipe:
     precision: str = "auto"  # training step: auto = bf16 autocast on CUDA only; bf16 = also on CPUs with native bf16
     ema_decay: float = 0.0  # validate, test and publish a per-step moving average of the weights; 0 = off
     plain_epochs: int = 0  # the last N epochs train on the images as they are: no warp, colour or MixUp
-    small_epochs: int = 0  # the first N epochs train on images shrunk to small_side pixels (progressive resizing)
+    small_epochs: int = 0  # the first N epochs (never the last) train on images shrunk to small_side pixels
     small_side: int = 20  # the shrunk images' side, in pixels
     augment: Augment = field(default_factory=Augment)
 
@@ -161,8 +161,6 @@ class Recipe:
             )
         if not 0 <= self.plain_epochs <= self.epochs:
             raise ZooError(f"recipe: plain_epochs must be in [0, epochs={self.epochs}], got {self.plain_epochs}")
-        if self.small_epochs >= self.epochs:
-            raise ZooError(f"recipe: small_epochs must be in [0, epochs={self.epochs}), got {self.small_epochs}")
 
     def augment_at(self, epoch: int) -> Augment:
         """Epoch `epoch`'s (0-based) augmentation: the recipe's, or none in the last `plain_epochs`.
@@ -178,8 +176,10 @@ class Recipe:
         A net that ends in global average pooling takes any size, and an epoch on 20-pixel images
         costs about half of one on 28-pixel images; the last epochs at full size settle the
         BatchNorm statistics and the weights on the images the net is validated and tested on.
+        The last epoch is always at full size, so a recipe cut short (`--epochs 1`, a quick gate)
+        still ends on the images it is judged on.
         """
-        return self.small_side if epoch < self.small_epochs else IMAGE_SIDE
+        return self.small_side if epoch < min(self.small_epochs, self.epochs - 1) else IMAGE_SIDE
 
     def replace(self, **overrides: Any) -> Recipe:
         """A copy with `overrides` applied; `augment` may be a partial dict."""

@@ -161,8 +161,8 @@ def _new_state(name: str, recipe: Recipe, data: MNIST, seed: int, world: World) 
     check_runnable(recipe, world.size, len(data.train_x))
     n_train = recipe.train_samples or len(data.train_x)
     state = TrainState.start(name, get_spec(name).builder, recipe, seed, world, n_train)
-    if recipe.small_epochs:
-        _check_takes_side(name, state.model, recipe.small_side)
+    if recipe.side_at(0) != recipe.side_at(recipe.epochs - 1):
+        _check_takes_side(name, state.model, recipe.side_at(0))
     return state
 
 
