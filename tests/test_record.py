@@ -11,6 +11,7 @@ import zoo
 import zoo.train.loop
 from tests.conftest import run_zoo
 from tests.test_cli import one_line_error
+from zoo.contract.recipe import Recipe
 from zoo.report import read_ledger, record_run
 from zoo.report.ledger import recipe_hash
 from zoo.train import train
@@ -74,6 +75,21 @@ def test_another_recipe_is_refused_unless_recorded_as_an_experiment(finished, tm
     assert proc.returncode == 0, proc.stderr
     assert read_ledger(ledger) == {} and len(read_ledger(ledger, experiments=True)["tiny-4k"]) == 1
     one_line_error(run_zoo("record", str(finished), "--ledger", str(ledger), "--experiment"), 1, "already recorded")
+
+
+def test_a_screen_whose_recipe_is_registered_goes_on_the_record_once(finished, tmp_path):
+    """The same bytes as an experiment (a screen, then its recipe registered) may go on the record."""
+    ledger = tmp_path / "results"
+    record_run(finished, ledger, experiment=True)
+    screened = Recipe.from_dict(json.loads((finished / "config.json").read_text())["recipe"])
+    registered = zoo.replace_model("tiny-4k", recipe=screened)
+    try:
+        record_run(finished, ledger)
+        with pytest.raises(zoo.ZooError, match="already recorded"):
+            record_run(finished, ledger)
+    finally:
+        zoo.replace_model("tiny-4k", recipe=registered.recipe)
+    assert len(read_ledger(ledger)["tiny-4k"]) == 1 and len(read_ledger(ledger, experiments=True)["tiny-4k"]) == 1
 
 
 @pytest.mark.parametrize(

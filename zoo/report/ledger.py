@@ -165,7 +165,7 @@ def record_run(
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(Path(root) / LOCK, timeout=LOCK_TIMEOUT):
-            _refuse_recorded(run_dir, record, root)
+            _refuse_recorded(run_dir, record, root, experiment)
             _append(path, json.dumps(record, sort_keys=True))
     except Timeout:
         raise ZooError(f"ledger {root}: another `zoo record` held its lock for {LOCK_TIMEOUT}s; try again") from None
@@ -213,8 +213,10 @@ def _model_changes(run: FinishedRun, name: str) -> list[str]:
     return [] if same else ["parameter names or shapes"]
 
 
-def _refuse_recorded(run_dir: Path, record: dict, root: Path) -> None:
-    for records in (*read_ledger(root).values(), *read_ledger(root, experiments=True).values()):
+def _refuse_recorded(run_dir: Path, record: dict, root: Path, experiment: bool) -> None:
+    """Each ledger (the record, the experiments) holds a run once. The same bytes may sit in both: a
+    screen whose recipe is then registered trains its seed to the very weights it screened."""
+    for records in read_ledger(root, experiments=experiment).values():
         if any(r["weights_sha256"] == record["weights_sha256"] for r in records):
             raise AlreadyRecorded(f"{run_dir}: already recorded (weights sha256 {record['weights_sha256'][:12]}...)")
 
