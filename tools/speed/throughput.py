@@ -1,10 +1,12 @@
-"""One model's training images/s on the real loop: python -m tools.speed.throughput NAME OUT.json [--steps N].
+"""One model's training images/s on the real loop: python -m tools.speed.throughput NAME OUT.json [--seconds S].
 
-Run as it is, it trains in this process (OpenMP's threads over the cores, the old default); started
-by torchrun, every rank trains its share (the default layout on a CPU, `zoo train`'s `auto`). The
-recipe is the registered one, cut to one epoch of `--steps` batches; validation and the test pass
-see 512 images each, because only the training clock is measured and big models would otherwise
-spend minutes predicting. Rank 0 writes the figures to OUT.json.
+Run as it is, it trains in this process (OpenMP's threads over the cores, `zoo train`'s default);
+started by torchrun, every rank trains its share (`zoo train --nproc N`). The recipe is the
+registered one. A first short run (20 steps) warms the process up (oneDNN's kernel choices, the
+allocator, bf16 weight casts) and estimates the rate; the timed run is then sized to about
+`--seconds` of training, so a fast model is not timed over a fraction of a second (30-step epochs
+moved small models' figures by a quarter between sittings). Validation and the test pass see 512
+images each: only the training clock is measured. Rank 0 writes the figures to OUT.json.
 """
 
 from __future__ import annotations
@@ -24,11 +26,27 @@ from zoo.train.device import training_precision
 from zoo.train.distributed import usable_cores
 
 EVALUATED = 512
+TRAIN_IMAGES = 50_000
 
 
-def measure(name: str, steps: int) -> dict:
-    spec = get_spec(name)
-    recipe = spec.recipe.replace(epochs=1, train_samples=steps * spec.recipe.batch_size, early_stopping=0)
+WARMUP_STEPS = 20
+
+
+def _run(name: str, steps: int, data) -> tuple[dict, dict]:
+    """The registered recipe for `steps` batches (over as many epochs as the images need): results, config."""
+    recipe = get_spec(name).recipe
+    images = steps * recipe.batch_size
+    epochs = -(-images // TRAIN_IMAGES)
+    per_epoch = images // epochs // recipe.batch_size * recipe.batch_size
+    recipe = recipe.replace(epochs=epochs, train_samples=per_epoch, early_stopping=0)
+    with tempfile.TemporaryDirectory(prefix=f"zoo-speed-{name}-") as scratch:
+        results = train(name, recipe, data, Path(scratch) / "run", progress=False, plots=False)
+        main = not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0
+        config = json.loads((Path(results["run_dir"]) / "config.json").read_text()) if main else {}
+    return results, config
+
+
+def measure(name: str, seconds: float) -> dict:
     data = load_mnist()
     data = dataclasses.replace(
         data,
@@ -37,9 +55,10 @@ def measure(name: str, steps: int) -> dict:
         test_x=data.test_x[:EVALUATED],
         test_y=data.test_y[:EVALUATED],
     )
-    with tempfile.TemporaryDirectory(prefix=f"zoo-speed-{name}-") as scratch:
-        results = train(name, recipe, data, Path(scratch) / "run", progress=False, plots=False)
-        config = json.loads((Path(results["run_dir"]) / "config.json").read_text())
+    recipe = get_spec(name).recipe
+    warm, _ = _run(name, WARMUP_STEPS, data)  # every rank gets rank 0's results
+    steps = max(WARMUP_STEPS, round(seconds * warm["train_images_per_s"] / recipe.batch_size))
+    results, config = _run(name, steps, data)
     return {
         "model": name,
         "processes": config.get("world_size", 1),
@@ -57,12 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name")
     parser.add_argument("out")
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=5.0, help="of timed training (default 5)")
     args = parser.parse_args(argv)
-    facts = measure(args.name, args.steps)
-    if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
-        return 0
-    Path(args.out).write_text(json.dumps(facts, indent=2) + "\n")
+    facts = measure(args.name, args.seconds)
+    if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
+        Path(args.out).write_text(json.dumps(facts, indent=2) + "\n")
     return 0
 
 
