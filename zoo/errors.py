@@ -51,3 +51,9 @@ class Interrupted(ZooError):
     def __init__(self, message: str, exit_code: int, *, quiet: bool = False) -> None:
         super().__init__(message)
         self.exit_code, self.quiet = exit_code, quiet  # quiet: another rank prints the message
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none), for one-line errors."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, first_line
 
 MAX_LOGIT_DIFFERENCE = 1e-4
 
@@ -58,7 +58,7 @@ def export_onnx(model: nn.Module, path: Path, input_shape=(1, 28, 28)) -> Path:
                 dynamo=True,
             )
         except Exception as exc:  # the exporter raises many types; each means "cannot be exported"
-            raise ZooError(f"ONNX export failed ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+            raise ZooError(f"ONNX export failed ({type(exc).__name__}: {first_line(exc)})") from None
     _inline_weights(Path(path))
     return Path(path)
 

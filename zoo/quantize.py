@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from zoo.errors import ZooError
+from zoo.errors import ZooError, first_line
 from zoo.export import export_onnx, onnx_runtime
 
 CALIBRATION_IMAGES = 1000
@@ -105,7 +105,7 @@ def _quiet():
         with contextlib.redirect_stdout(io.StringIO()):
             yield
     except Exception as exc:
-        raise ZooError(f"int8 quantization failed ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+        raise ZooError(f"int8 quantization failed ({type(exc).__name__}: {first_line(exc)})") from None
     finally:
         logger.setLevel(level)
 

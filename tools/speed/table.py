@@ -13,10 +13,12 @@ import json
 import statistics
 from pathlib import Path
 
-from zoo.report.pages import replace_section
+from zoo.report.pages import rewrite_pages
 
-SIDE_BY_SIDE = ("<!-- zoo:speed:start -->", "<!-- zoo:speed:end -->")
-THROUGHPUT = ("<!-- zoo:throughput:start -->", "<!-- zoo:throughput:end -->")
+SECTIONS = {
+    "speed": ("<!-- zoo:speed:start -->", "<!-- zoo:speed:end -->"),
+    "throughput": ("<!-- zoo:throughput:start -->", "<!-- zoo:throughput:end -->"),
+}
 
 
 def _rows(results: dict) -> dict[str, dict]:
@@ -110,18 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     names = {b["name"] for b in results["benchmarks"]}
     tables = {}
     if "test_seed_pipeline" in names:
-        tables[SIDE_BY_SIDE] = table(results)
+        tables["speed"] = table(results)
     if any(n.startswith("test_training_throughput") for n in names):
         before = json.loads(Path(args.before).read_text()) if args.before else None
-        tables[THROUGHPUT] = throughput(results, before)
+        tables["throughput"] = throughput(results, before)
     for body in tables.values():
         print(body, end="\n\n")
     if args.page:
-        page = Path(args.page)
-        text = page.read_text()
-        for (start, end), body in tables.items():
-            text = replace_section(text, start, end, body)
-        page.write_text(text)
+        rewrite_pages([Path(args.page)], tables, SECTIONS)
     return 0
 
 

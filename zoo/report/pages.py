@@ -67,13 +67,14 @@ SECTIONS = {
 }
 
 
-def rewrite_pages(pages: list[Path], tables: dict[str, str]) -> list[Path]:
-    """Each table in `tables` (a key of SECTIONS) rewritten between its markers in whichever of
-    `pages` hold them; the pages that changed. A table no page has room for is an error."""
+def rewrite_pages(pages: list[Path], tables: dict[str, str], sections: dict = SECTIONS) -> list[Path]:
+    """Each table in `tables` (a key of `sections`: the name's start and end markers) rewritten
+    between its markers in whichever of `pages` hold them, atomically; the pages that changed. A
+    table no page has room for is an error."""
     texts = {page: page.read_text() for page in pages}
     new = dict(texts)
     for name, body in tables.items():
-        start, end = SECTIONS[name]
+        start, end = sections[name]
         holders = [page for page in pages if start in new[page] and end in new[page]]
         if not holders:
             raise ZooError(f"none of {', '.join(map(str, pages))} has a {start} ... {end} section to rewrite")

@@ -25,7 +25,7 @@ from zoo.contract.recipe import Recipe
 from zoo.contract.registry import get_spec
 from zoo.data.augment import training_batch
 from zoo.data.mnist import MNIST, TRAIN_SIZE
-from zoo.errors import Interrupted, TrainingDiverged, ZooError
+from zoo.errors import Interrupted, TrainingDiverged, ZooError, first_line
 from zoo.train.console import Console
 from zoo.train.device import autocast, finite_check_every, layout, resolve_device, synchronize, training_precision
 from zoo.train.distributed import World, join
@@ -173,8 +173,8 @@ def _check_takes_side(name: str, model: torch.nn.Module, side: int) -> None:
         with torch.no_grad():
             model(layout(torch.zeros(2, 1, side, side, device=next(model.parameters()).device)))
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ZooError(f"recipe: small_side {side}: {name} cannot take {side}x{side} images ({first})") from None
+        why = first_line(exc)
+        raise ZooError(f"recipe: small_side {side}: {name} cannot take {side}x{side} images ({why})") from None
     finally:
         model.train()
 
