@@ -13,7 +13,7 @@ import torch
 from tools.speed import gpu
 from zoo.train.device import place
 
-SMALL = {**gpu.HYP, "batch_size": 128, "lr": 0.2, "epochs": 2, "train_samples": 4096}
+SMALL = gpu.RECIPE.replace(batch_size=128, lr=0.2, epochs=2, train_samples=4096)
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +22,8 @@ def small_data(mnist):
 
 
 def test_one_cycle_rises_to_the_peak_then_falls_to_its_floor():
-    lrs = gpu.one_cycle(SMALL, 100, torch.device("cpu"))
-    peak = SMALL["lr"]
+    lrs = gpu.one_cycle(SMALL, 50, torch.device("cpu"))  # 2 epochs of 50 steps
+    peak = SMALL.lr
     assert len(lrs) == 101 and int(lrs.argmax()) == 24  # the warm-up ends at step pct_start x 100 - 1
     assert lrs[0].item() == pytest.approx(peak / 25) and lrs.max().item() == pytest.approx(peak)
     assert lrs[99].item() == pytest.approx(peak / 25 / 1e4, rel=1e-3)
@@ -32,7 +32,7 @@ def test_one_cycle_rises_to_the_peak_then_falls_to_its_floor():
 def test_each_step_reads_its_learning_rate_from_the_tensor_the_optimizer_holds(small_data):
     torch.manual_seed(0)
     model = place(gpu.create_model("gapnet"), torch.device("cpu")).train()
-    step = gpu.Step(model, small_data, SMALL, total_steps=10)
+    step = gpu.Step(model, small_data, SMALL, steps_per_epoch=5)
     assert step.optimizer.param_groups[0]["lr"] is step.lr
     before = [p.detach().clone() for p in model.parameters()]
     for k in range(3):

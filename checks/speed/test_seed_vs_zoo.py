@@ -2,7 +2,7 @@
 
 The seed pipeline (torchvision Dataset, per-sample PIL transforms, DataLoader, batch 64, the
 GAPNet source recipe) is timed over a few hundred batches and projected to its 19 epochs of 50,000
-images; `zoo train gapnet` (the README's command, in its default layout) runs its whole registered
+images; `zoo train gapnet` (the README's command) runs its whole registered
 recipe for seeds 0, 1 and 2. Each figure is a pytest-benchmark row with the measured facts in
 `extra_info`; `tools.speed.table` prints the side-by-side table and the ratio from the JSON. Not a
 gate: a full run per seed takes minutes.
@@ -55,12 +55,11 @@ def test_seed_pipeline(benchmark):
 
 
 def _train_gapnet(seed: int) -> dict:
-    """`zoo train gapnet` as the README runs it (its default layout), or with `--nproc N`."""
+    """`zoo train gapnet` as the README runs it, or with `--nproc N`."""
     out = RUNS / (f"gapnet-seed{seed}" if NPROC is None else f"gapnet-{NPROC}proc-seed{seed}")
     layout = [] if NPROC is None else ["--nproc", NPROC]
     launch = ["--seed", str(seed), *layout, "--out", str(out), "--overwrite", "--quiet"]
-    env = {k: v for k, v in os.environ.items() if k != "ZOO_NPROC"}
-    subprocess.run([sys.executable, "-m", "zoo", "train", "gapnet", *launch], check=True, capture_output=True, env=env)
+    subprocess.run([sys.executable, "-m", "zoo", "train", "gapnet", *launch], check=True, capture_output=True)
     config = json.loads((out / "config.json").read_text())
     return {**json.loads((out / "results.json").read_text()), "processes": config.get("world_size", 1)}
 

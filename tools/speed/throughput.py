@@ -18,32 +18,27 @@ import tempfile
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 
 from zoo.contract.registry import get_spec
-from zoo.data.mnist import load_mnist
+from zoo.data.mnist import TRAIN_SIZE, load_mnist
 from zoo.train import train
 from zoo.train.device import training_precision
 from zoo.train.distributed import usable_cores
 
 EVALUATED = 512
-TRAIN_IMAGES = 50_000
-
-
 WARMUP_STEPS = 20
 
 
-def _run(name: str, steps: int, data) -> tuple[dict, dict]:
-    """The registered recipe for `steps` batches (over as many epochs as the images need): results, config."""
+def _run(name: str, steps: int, data) -> dict:
+    """The registered recipe for `steps` batches (over as many epochs as the images need); its results."""
     recipe = get_spec(name).recipe
     images = steps * recipe.batch_size
-    epochs = -(-images // TRAIN_IMAGES)
+    epochs = -(-images // TRAIN_SIZE)
     per_epoch = images // epochs // recipe.batch_size * recipe.batch_size
     recipe = recipe.replace(epochs=epochs, train_samples=per_epoch, early_stopping=0)
     with tempfile.TemporaryDirectory(prefix=f"zoo-speed-{name}-") as scratch:
-        results = train(name, recipe, data, Path(scratch) / "run", progress=False, plots=False)
-        main = not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0
-        config = json.loads((Path(results["run_dir"]) / "config.json").read_text()) if main else {}
-    return results, config
+        return train(name, recipe, data, Path(scratch) / "run", progress=False, plots=False)
 
 
 def measure(name: str, seconds: float) -> dict:
@@ -56,12 +51,12 @@ def measure(name: str, seconds: float) -> dict:
         test_y=data.test_y[:EVALUATED],
     )
     recipe = get_spec(name).recipe
-    warm, _ = _run(name, WARMUP_STEPS, data)  # every rank gets rank 0's results
+    warm = _run(name, WARMUP_STEPS, data)  # every rank gets rank 0's results
     steps = max(WARMUP_STEPS, round(seconds * warm["train_images_per_s"] / recipe.batch_size))
-    results, config = _run(name, steps, data)
+    results = _run(name, steps, data)
     return {
         "model": name,
-        "processes": config.get("world_size", 1),
+        "processes": dist.get_world_size() if dist.is_initialized() else 1,
         "threads": torch.get_num_threads(),
         "cores": usable_cores(),
         "precision": training_precision(torch.device("cpu"), recipe.precision),
@@ -79,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="of timed training (default 5)")
     args = parser.parse_args(argv)
     facts = measure(args.name, args.seconds)
-    if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
+    if not dist.is_initialized() or dist.get_rank() == 0:
         Path(args.out).write_text(json.dumps(facts, indent=2) + "\n")
     return 0
 

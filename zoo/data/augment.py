@@ -16,7 +16,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from zoo.contract.recipe import Augment
+from zoo.contract.recipe import IMAGE_SIDE, Augment
 from zoo.data.mnist import MEAN, STD, to_unit
 
 
@@ -161,6 +161,6 @@ def shrink(images: torch.Tensor, side: int) -> torch.Tensor:
     return F.interpolate(images, size=(side, side), mode="bilinear", antialias=True, align_corners=False)
 
 
-def training_batch(images_u8: torch.Tensor, aug: Augment, g: torch.Generator, side: int = 28) -> torch.Tensor:
+def training_batch(images_u8: torch.Tensor, aug: Augment, g: torch.Generator, side: int = IMAGE_SIDE) -> torch.Tensor:
     """uint8 N x 28 x 28 -> augmented, standardised float N x 1 x side x side."""
     return shrink((augment(to_unit(images_u8), aug, g) - MEAN) / STD, side)
