@@ -11,7 +11,7 @@ from tests.conftest import serve_catalog
 from tests.test_report import fake_record, write_ledger
 from zoo.errors import ZooError
 from zoo.report import leaderboard, read_ledger
-from zoo.report.frontier import Place, frontier, frontier_table
+from zoo.report.frontier import Place, frontier, frontier_table, screens_of
 from zoo.report.ledger import DEFAULT_LEDGER
 from zoo.report.public import PublicEntry, read_public
 
@@ -76,3 +76,31 @@ def test_a_damaged_public_file_is_one_line(tmp_path, body, problem):
 def test_no_public_file_is_no_entries(tmp_path):
     assert read_public(tmp_path) == []
     assert json.loads((ROOT / DEFAULT_LEDGER / "public-entries.json").read_text())["entries"]
+
+
+def test_a_place_not_met_shows_the_best_of_record_under_its_count_and_the_screens_tried(rows):
+    experiments = {
+        "tiny-8k-aug": [{"seed": 0, "val_accuracy": 0.9931}],  # an older line: sized by the registry (7,770)
+        "sep-net": [
+            {"seed": 0, "val_accuracy": 0.9836, "params": 990},
+            {"seed": 1, "val_accuracy": 0.9840, "params": 990},
+        ],
+        "gone-net": [{"seed": 0, "val_accuracy": 0.999}],  # no count and no longer registered: left out
+    }
+    screens = screens_of(experiments, rows)
+    assert {(s.model, s.params) for s in screens} == {("tiny-8k-aug", 7_770), ("sep-net", 990)}
+    places = {row.place: row for row in frontier(rows, [], screens)}
+    small, mid = places[Place(0.990, 1_000)], places[Place(0.995, 6_000)]
+    assert small.best_under is None and [s.seed for s in small.screens] == [0, 1]  # only the 990-param screens
+    assert mid.best_under is None and len(mid.screens) == 2  # tiny-8k-aug's 7,770 is over 6,000
+    assert (
+        places[Place(0.996, 20_000)].best_under.model == "tiny-8k-aug"
+        and len(places[Place(0.996, 20_000)].screens) == 3
+    )
+    assert places[Place(0.9975, None)].screens == ()  # the best single model has no count to be under
+    table = frontier_table(frontier(rows, [], screens)).splitlines()
+    assert "| none of record | 2 runs of 1 models; best validation 98.40% (sep-net) |" in table[2]
+    assert (
+        "| tiny-8k-aug: 99.55% ± 0.05 (3), 7,770 params | 3 runs of 2 models; best validation 99.31% (tiny-8k-aug) |"
+        in table[5]
+    )

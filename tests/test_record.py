@@ -52,6 +52,7 @@ def test_a_run_of_the_registered_recipe_is_recorded_with_its_provenance(finished
     assert record["recipe_sha256"] == recipe_hash(zoo.get_spec("tiny-4k").recipe.to_dict())
     assert record["commit"] == COMMIT["commit"] and record["torch"] and record["device_name"]
     assert len(record["val_history"]) == record["epochs"] == 1 and record["train_precision"] == "fp32"
+    assert record["params"] == sum(p.numel() for p in zoo.create_model("tiny-4k").parameters())  # sizes a screen
     assert read_ledger(tmp_path / "results") == {"tiny-4k": [record]}
     with pytest.raises(zoo.ZooError, match="already recorded"):
         record_run(finished, tmp_path / "results")

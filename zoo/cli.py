@@ -17,7 +17,7 @@ from pathlib import Path
 from zoo.contract import check_model, get_spec, list_models, probe_for
 from zoo.errors import Interrupted, ZooError
 from zoo.hub import create_model
-from zoo.report.catalog import model_table
+from zoo.report.catalog import check_cell, model_table
 
 EXIT_ERROR, EXIT_USAGE = 1, 2
 MAX_SEED = 2**31 - 1  # an epoch's generator is seeded from seed * 100,003 * 1,009: it must stay in 64 bits
@@ -75,7 +75,9 @@ def cmd_list(args) -> int:
         return _list_pretrained(args.pattern)
     rows = model_table(args.pattern)
     header = ("model", "params", "MACs", "constraints", "check")
-    cells = [header] + [(r.name, f"{r.params:,}", f"{r.macs:,}", ", ".join(r.constraints), r.check) for r in rows]
+    cells = [header] + [
+        (r.name, f"{r.params:,}", f"{r.macs:,}", ", ".join(r.constraints), check_cell(r.failed)) for r in rows
+    ]
     _print_columns(cells, numeric=(1, 2))
     return 0 if not any(r.failed for r in rows) else EXIT_ERROR
 

@@ -26,10 +26,10 @@ class CatalogRow:
     def failed(self) -> tuple[str, ...]:
         return tuple(r.constraint for r in self.results if not r.passed)
 
-    @property
-    def check(self) -> str:
-        """The table cell: "pass", or "FAIL: " and the constraints that failed."""
-        return "pass" if not self.failed else "FAIL: " + ", ".join(self.failed)
+
+def check_cell(failed: tuple[str, ...]) -> str:
+    """A table's check cell: "pass", or "FAIL: " and the constraints that failed."""
+    return "pass" if not failed else "FAIL: " + ", ".join(failed)
 
 
 def model_row(name: str) -> CatalogRow:

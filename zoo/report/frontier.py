@@ -2,12 +2,16 @@
 
 A place is held by a model whose mean test accuracy over at least `SEEDS` recorded seeds of its
 registered recipe reaches the place's accuracy; the goal is met when that model is also under the
-place's parameter count. Beside it stands the best public entry for the place (fewest parameters
-at that accuracy; for the best single model, the highest accuracy), and whether ours beats it.
+place's parameter count. Where it is not met, the row also says how far the zoo got under the
+count: the most accurate model of record under it, and the screens tried there (ledger
+experiments: tries kept off the record, each with its own validation figure). Beside it stands the
+best public entry for the place (fewest parameters at that accuracy; for the best single model, the
+highest accuracy), and whether ours beats it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from zoo.report.leaderboard import LeaderboardRow
@@ -39,10 +43,22 @@ PLACES = (
 
 
 @dataclass(frozen=True)
+class Screen:
+    """One ledger experiment, sized: a try toward a place that stays off the record."""
+
+    model: str
+    seed: int
+    params: int
+    val_accuracy: float
+
+
+@dataclass(frozen=True)
 class FrontierRow:
     place: Place
     ours: LeaderboardRow | None  # the leaderboard row holding the place (None: no recorded model reaches it)
     public: PublicEntry | None
+    best_under: LeaderboardRow | None = None  # the most accurate model of record under the place's count
+    screens: tuple[Screen, ...] = ()  # the experiments under the place's count
 
     @property
     def met(self) -> bool:
@@ -62,9 +78,40 @@ class FrontierRow:
         return self.ours.params < self.public.params
 
 
-def frontier(rows: list[LeaderboardRow], public: list[PublicEntry]) -> list[FrontierRow]:
+def frontier(
+    rows: list[LeaderboardRow], public: list[PublicEntry], screens: Sequence[Screen] = ()
+) -> list[FrontierRow]:
     recorded = [r for r in rows if r.seeds >= SEEDS]
-    return [FrontierRow(p, _ours(p, recorded), _public(p, public)) for p in PLACES]
+    return [
+        FrontierRow(p, _ours(p, recorded), _public(p, public), _best_under(p, recorded), _screens_under(p, screens))
+        for p in PLACES
+    ]
+
+
+def screens_of(experiments: dict[str, list[dict]], rows: list[LeaderboardRow]) -> list[Screen]:
+    """The ledger's experiments, sized by the line's own count, else by the registered model's
+    (lines older than the count); an experiment of a model that is gone and has no count is left out."""
+    registered = {r.model: r.params for r in rows}
+    screens = []
+    for model, records in experiments.items():
+        for r in records:
+            params = r.get("params", registered.get(model))
+            if params is not None:
+                screens.append(Screen(model, r["seed"], params, r["val_accuracy"]))
+    return screens
+
+
+def _best_under(place: Place, recorded: list[LeaderboardRow]) -> LeaderboardRow | None:
+    if place.max_params is None:
+        return None
+    under = [r for r in recorded if r.params < place.max_params]
+    return max(under, key=lambda r: (r.accuracy, -r.params), default=None)
+
+
+def _screens_under(place: Place, screens: Sequence[Screen]) -> tuple[Screen, ...]:
+    if place.max_params is None:
+        return ()
+    return tuple(s for s in screens if s.params < place.max_params)
 
 
 def _ours(place: Place, recorded: list[LeaderboardRow]) -> LeaderboardRow | None:
@@ -84,7 +131,7 @@ def _public(place: Place, entries: list[PublicEntry]) -> PublicEntry | None:
 def frontier_table(rows: list[FrontierRow]) -> str:
     header = (
         "| place | goal met | our model | test accuracy (mean ± std, seeds) | params | epochs | CPU min/seed "
-        "| best public entry | ours beats it |"
+        "| best of record under the count | screens under the count | best public entry | ours beats it |"
     )
     lines = [header, "|" + "|".join(["---"] * (header.count("|") - 1)) + "|"]
     lines += ["| " + " | ".join(_cells(row)) + " |" for row in rows]
@@ -94,21 +141,42 @@ def frontier_table(rows: list[FrontierRow]) -> str:
 def _cells(row: FrontierRow) -> list[str]:
     public = _public_cell(row.public)
     beats = {None: "—", True: "yes", False: "no"}[row.beats_public]
+    under = [_best_under_cell(row), _screens_cell(row.screens) if row.place.max_params is not None else "—"]
     if row.ours is None:
-        return [row.place.goal, "no", "none reaches it", "—", "—", "—", "—", public, beats]
+        return [row.place.goal, "no", "none reaches it", "—", "—", "—", "—", *under, public, beats]
     r = row.ours
     timed = len(r.devices) == 1
     return [
         row.place.goal,
         "**yes**" if row.met else "no",
         r.model,
-        f"{r.accuracy:.2%} ± {r.accuracy_std * 100:.2f} ({r.seeds})",
+        _accuracy(r),
         f"{r.params:,}",
         f"{r.epochs:g}",
         f"{r.train_seconds / 60:.1f} ({r.devices[0]})" if timed else "— (several devices)",
+        *under,
         public,
         beats,
     ]
+
+
+def _accuracy(r: LeaderboardRow) -> str:
+    return f"{r.accuracy:.2%} ± {r.accuracy_std * 100:.2f} ({r.seeds})"
+
+
+def _best_under_cell(row: FrontierRow) -> str:
+    r = row.best_under
+    if row.place.max_params is None:
+        return "—"
+    return "none of record" if r is None else f"{r.model}: {_accuracy(r)}, {r.params:,} params"
+
+
+def _screens_cell(screens: tuple[Screen, ...]) -> str:
+    if not screens:
+        return "none"
+    best = max(screens, key=lambda s: s.val_accuracy)
+    models = len({s.model for s in screens})
+    return f"{len(screens)} runs of {models} models; best validation {best.val_accuracy:.2%} ({best.model})"
 
 
 def _public_cell(entry: PublicEntry | None) -> str:

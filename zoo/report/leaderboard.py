@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from zoo.contract.budgets import Budget, SeedRun
 from zoo.contract.recipe import Recipe
 from zoo.contract.registry import get_spec
-from zoo.report.catalog import CatalogRow, model_table
+from zoo.report.catalog import CatalogRow, check_cell, model_table
 from zoo.report.ledger import of_registered_recipe
 
 
@@ -28,7 +28,7 @@ class LeaderboardRow:
     flash_int8: int
     ram_int8: int
     constraints: tuple[str, ...]
-    check: str  # the catalog's cell: "pass" or "FAIL: ..."
+    failed: tuple[str, ...]  # the declared constraints the built model fails
     reported_accuracy: float | None  # the source project's figure
     target_accuracy: float
     seeds: int  # runs of record of the registered recipe
@@ -75,7 +75,7 @@ def _row(facts: CatalogRow, lines: list[dict]) -> LeaderboardRow:
         flash_int8=facts.flash_int8,
         ram_int8=facts.ram_int8,
         constraints=facts.constraints,
-        check=facts.check,
+        failed=facts.failed,
         reported_accuracy=spec.source.reported_accuracy,
         target_accuracy=spec.gate.target,
         seeds=len(records),
@@ -119,7 +119,7 @@ def _pct(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value * 100:.{digits}f}%"
 
 
-def markdown_table(rows: list[dict]) -> str:
+def markdown_table(rows: list[LeaderboardRow]) -> str:
     header = (
         "| model | params | MACs | int8 flash | int8 RAM | constraints | check | source's figure "
         "| ours: test accuracy | seeds | budgets "
@@ -131,7 +131,7 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _cells(r: dict) -> list[str]:
+def _cells(r: LeaderboardRow) -> list[str]:
     facts = [
         r.model,
         f"{r.params:,}",
@@ -139,7 +139,7 @@ def _cells(r: dict) -> list[str]:
         _bytes(r.flash_int8),
         _bytes(r.ram_int8),
         ", ".join(r.constraints),
-        "pass" if r.check == "pass" else r.check,
+        check_cell(r.failed),
         _pct(r.reported_accuracy) if r.reported_accuracy is not None else "not reported",
     ]
     budgets = "; ".join(r.budgets) or "—"

@@ -133,6 +133,7 @@ def make_record(run: FinishedRun) -> dict:
         "weights_sha256": run.weights_sha256,
         "recorded": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "plugins": config.get("plugins", []),
+        **({"params": run.params} if run.params is not None else {}),
         **({"model_fingerprint": config["model_fingerprint"]} if "model_fingerprint" in config else {}),
         **({"resumed": config["resumed"]} if config.get("resumed") else {}),
     }

@@ -14,7 +14,7 @@ from zoo import artifacts, figures
 from zoo.contract.registry import list_models
 from zoo.errors import ZooError
 from zoo.hub.weights import get_weights, list_weights
-from zoo.report.frontier import frontier, frontier_table
+from zoo.report.frontier import frontier, frontier_table, screens_of
 from zoo.report.leaderboard import LeaderboardRow, leaderboard, markdown_table, pareto_front, recipe_changes
 from zoo.report.ledger import read_ledger
 from zoo.report.public import read_public
@@ -48,7 +48,7 @@ def write_report(ledger_root: Path, out_dir: Path) -> tuple[Path, list[Leaderboa
         "",
         "## The frontier: our smallest model at each place, beside the best public entry",
         "",
-        frontier_table(frontier(rows, public)),
+        frontier_table(frontier_rows(rows, ledger_root)),
     ]
     changed = [(r.model, recipe_changes(r.model)) for r in rows]
     changed = [(name, diff) for name, diff in changed if diff]
@@ -91,8 +91,14 @@ def page_tables(rows: list[LeaderboardRow], ledger_root: Path) -> dict[str, str]
     return {
         "models": markdown_table(rows),
         "weights": weights_table(rows),
-        "frontier": frontier_table(frontier(rows, read_public(ledger_root))),
+        "frontier": frontier_table(frontier_rows(rows, ledger_root)),
     }
+
+
+def frontier_rows(rows: list[LeaderboardRow], ledger_root: Path):
+    """The frontier from the leaderboard, the public entries and the ledger's experiments."""
+    screens = screens_of(read_ledger(ledger_root, experiments=True), rows)
+    return frontier(rows, read_public(ledger_root), screens)
 
 
 def weights_table(rows: list[LeaderboardRow]) -> str:

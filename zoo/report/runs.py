@@ -25,6 +25,7 @@ class FinishedRun:
     results: dict
     history: list[dict]
     weights_sha256: str
+    params: int | None = None  # the sidecar's count; None in runs older than it
 
     def seed_run(self) -> SeedRun:
         return SeedRun(
@@ -61,7 +62,8 @@ def read_finished_run(run_dir: Path) -> FinishedRun:
             raise ValueError
     except (KeyError, TypeError, ValueError):
         raise ZooError(f"{run_dir}: {RESULTS} is incomplete or disagrees with {HISTORY}") from None
-    return FinishedRun(run_dir, config, results, history, actual)
+    params = sidecar.get("params")
+    return FinishedRun(run_dir, config, results, history, actual, params if isinstance(params, int) else None)
 
 
 def _object(path: Path) -> dict:

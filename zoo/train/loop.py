@@ -179,6 +179,13 @@ def _check_takes_side(name: str, model: torch.nn.Module, side: int) -> None:
         model.train()
 
 
+def _note_precision(state: TrainState, console: Console) -> None:
+    """Say so when the recipe asks for bf16 and this device would only emulate it."""
+    dev, precision = state.device, state.recipe.precision
+    if precision == "bf16" and training_precision(dev, precision) != "bf16":
+        console.note(f"{state.name}: this {dev.type} has no native bf16; the recipe's bf16 steps run in fp32")
+
+
 def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch: Callable | None = None) -> list[dict]:
     """Epochs of batches until the recipe's length or early stopping; returns the validation history.
 
@@ -190,8 +197,7 @@ def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch:
     train_x, train_y = data.train_x[:n_train], data.train_y[:n_train]
     patience = Patience.replay(recipe.early_stopping, state.history)
     check_every, mixed = finite_check_every(dev), autocast(dev, recipe.precision)
-    if recipe.precision == "bf16" and training_precision(dev, recipe.precision) != "bf16":
-        console.note(f"{state.name}: this {dev.type} has no native bf16; the recipe's bf16 steps run in fp32")
+    _note_precision(state, console)
     mine = slice(world.rank * state.local_batch, (world.rank + 1) * state.local_batch)  # this rank's slice
 
     with SignalGuard(repeat_aborts=world.size == 1) as guard:
