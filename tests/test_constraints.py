@@ -19,6 +19,7 @@ from zoo.contract.constraints import (
     check_model,
 )
 from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
+from zoo.models.dropout import PackedDropout
 
 
 def one(model: nn.Module, constraint):
@@ -142,13 +143,22 @@ def test_batchnorm_functional_passes():
 # ----------------------------------------------------------------------------- Dropout
 
 
+class Copying(nn.Dropout):
+    """Declares itself a dropout and runs ops in training mode, but drops nothing."""
+
+    def forward(self, x):
+        return x.clone()
+
+
 @pytest.mark.parametrize(
     "model",
     [
         nn.Sequential(nn.Flatten(), nn.Linear(784, 10)),
         nn.Sequential(nn.Flatten(), nn.Dropout(0.0), nn.Linear(784, 10)),
+        nn.Sequential(nn.Flatten(), PackedDropout(0.0), nn.Linear(784, 10)),
+        nn.Sequential(nn.Flatten(), Copying(0.5), nn.Linear(784, 10)),
     ],
-    ids=["absent", "p=0"],
+    ids=["absent", "p=0", "packed p=0", "a dropout module that draws no mask"],
 )
 def test_dropout_absent_or_zero_fails(model):
     assert not one(model, RequiresDropout()).passed
@@ -167,7 +177,7 @@ def test_dropout_declared_but_unused_fails():
     assert not result.passed and "drop p=0.5" in result.message
 
 
-@pytest.mark.parametrize("module", [nn.Dropout(0.5), nn.Dropout(0.1), nn.Dropout2d(0.25)], ids=str)
+@pytest.mark.parametrize("module", [nn.Dropout(0.5), nn.Dropout(0.1), nn.Dropout2d(0.25), PackedDropout(0.05)], ids=str)
 def test_dropout_on_path_passes(module):
     model = nn.Sequential(nn.Conv2d(1, 4, 3), module, nn.Flatten(), nn.LazyLinear(10))
     model(torch.zeros(1, 1, 28, 28))  # materialise the lazy layer

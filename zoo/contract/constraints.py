@@ -172,8 +172,7 @@ class RequiresDropout(Constraint):
         return "Dropout"
 
     def check(self, probe: Probe) -> CheckResult:
-        probs = [_drop_probability(c) for c in probe.trace.ops]
-        probs = [p for p in probs if p is not None and p > 0]
+        probs = _dropouts_run(probe)
         if probs:
             return self._result(
                 True, len(probs), ">=1", f"{len(probs)} dropout ops, p = {sorted({round(p, 4) for p in probs})}"
@@ -181,6 +180,24 @@ class RequiresDropout(Constraint):
         declared = [(n, m.p) for n, m in probe.model.named_modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
         why = ", ".join(f"{n} p={p}" for n, p in declared) if declared else "none in the model"
         return self._result(False, 0, ">=1", f"no dropout with p > 0 ran in training mode ({why})")
+
+
+RANDOM_OPS = frozenset({"native_dropout", "bernoulli", "bernoulli_", "rand", "randint", "random_", "uniform_"})
+
+
+def _dropouts_run(probe: Probe) -> list[float]:
+    """The drop probability of each dropout that ran: a dropout op anywhere, or a dropout module with
+    p > 0 that drew random numbers (one that makes its mask its own way, as `PackedDropout` does)."""
+    modules = dict(probe.model.named_modules())
+    drawing = {c.module for c in probe.trace.ops if c.op in RANDOM_OPS}
+    by_module = [
+        m.p
+        for name, m in modules.items()
+        if name in drawing and isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0
+    ]
+    inside = {name for name, m in modules.items() if isinstance(m, nn.modules.dropout._DropoutNd)}
+    by_op = [_drop_probability(c) for c in probe.trace.ops if c.module not in inside]
+    return by_module + [p for p in by_op if p is not None and p > 0]
 
 
 def _drop_probability(call: OpCall) -> float | None:

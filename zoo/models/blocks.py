@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from torch import nn
 
+from zoo.models.dropout import PackedDropout
+
 
 def conv_bn_relu(
     cin: int, cout: int, kernel: int = 3, padding: int = 0, dropout: float = 0.0, dilation: int = 1
 ) -> nn.Sequential:
-    """Conv (no bias: BatchNorm has one) -> BatchNorm -> ReLU -> optional Dropout."""
+    """Conv (no bias: BatchNorm has one) -> BatchNorm -> ReLU -> optional Dropout (packed: see `dropout.py`)."""
     layers: list[nn.Module] = [
         nn.Conv2d(cin, cout, kernel, padding=padding, dilation=dilation, bias=False),
         nn.BatchNorm2d(cout),
         nn.ReLU(inplace=True),
     ]
     if dropout:
-        layers.append(nn.Dropout(dropout))
+        layers.append(PackedDropout(dropout))
     return nn.Sequential(*layers)
 
 

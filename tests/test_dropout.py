@@ -1,0 +1,49 @@
+"""PackedDropout: the same Bernoulli(1 - p) mask as nn.Dropout from a quarter of the random draws."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from zoo.models.dropout import LEVELS, PackedDropout, keep_mask
+
+
+@pytest.mark.parametrize("p", [0.05, 0.2, 0.5])
+def test_the_mask_keeps_each_place_with_probability_one_minus_p(p):
+    torch.manual_seed(0)
+    n = 1_000_003  # not a multiple of four: the last draw is cut
+    kept = keep_mask(torch.Size([n]), p, torch.device("cpu")).double()
+    exact = 1 - round(p * LEVELS) / LEVELS
+    assert abs(exact - (1 - p)) < 1 / LEVELS
+    assert abs(kept.mean().item() - exact) < 5 * math.sqrt(exact * (1 - exact) / n)  # five standard errors
+    pairs = kept[: n - 1].view(-1) * kept[1:]  # neighbours (often from one 64-bit draw) independent
+    assert abs(pairs.mean().item() - exact**2) < 5 * math.sqrt(exact**2 * (1 - exact**2) / n)
+
+
+def test_training_scales_what_is_kept_and_the_gradient_follows_the_mask():
+    torch.manual_seed(1)
+    drop = PackedDropout(0.25)
+    x = torch.randn(8, 4, 10, 10, requires_grad=True)
+    y = drop(x)
+    kept = y != 0
+    assert torch.allclose(y[kept], x[kept] / 0.75)
+    y.sum().backward()
+    assert torch.equal(x.grad, kept.float() / 0.75)
+
+
+def test_eval_is_the_identity_and_a_seed_repeats_the_mask():
+    drop, x = PackedDropout(0.5), torch.randn(3, 5)
+    assert drop.eval()(x) is x
+    drop.train()
+    torch.manual_seed(7)
+    first = drop(x)
+    torch.manual_seed(7)
+    assert torch.equal(drop(x), first) and not torch.equal(drop(x), first)  # the stream moves on
+
+
+def test_bf16_activations_stay_bf16_and_p_one_drops_all():
+    x = torch.randn(4, 4, dtype=torch.bfloat16)
+    assert PackedDropout(0.1)(x).dtype == torch.bfloat16
+    assert not PackedDropout(1.0)(x).any()
