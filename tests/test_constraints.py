@@ -18,8 +18,7 @@ from zoo.contract.constraints import (
     RequiresGAP,
     check_model,
 )
-from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
-from zoo.models.dropout import PackedDropout
+from zoo.models.blocks import GlobalAvgPool, PackedDropout, conv_bn_relu
 
 
 def one(model: nn.Module, constraint):

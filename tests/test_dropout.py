@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from zoo.models.dropout import LEVELS, PackedDropout, keep_mask
+from zoo.models.blocks import LEVELS, PackedDropout, keep_mask
 
 
 @pytest.mark.parametrize("p", [0.05, 0.2, 0.5])

@@ -8,45 +8,16 @@ so the path to a frontier model is visible:
 
 Every screen uses the frontier models' recipe (`zoo.models._dilated.RECIPE`) and declares only its
 parameter budget: a screen answers "how accurate at this size", the registered model then keeps
-the rest of the constraints.
+the rest of the constraints. sep-a and sep-c trained at 18d84e5, when their Dropout was
+`nn.Dropout`; it is `PackedDropout` now (the same mask distribution from other random draws).
+sep-d, the best of the three on validation, is registered as sepnet-1k.
 """
 
 from __future__ import annotations
 
-from torch import nn
-
 from zoo.contract import Gate, MaxParams, register_model
 from zoo.models._dilated import RECIPE, SOURCE, dilated_net
-from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
-
-
-def separable(cin: int, cout: int, dropout: float = 0.0, dilation: int = 1) -> nn.Sequential:
-    """A depthwise 3x3 and a pointwise 1x1 (9*cin + cin*cout weights against a 3x3's 9*cin*cout), BN, ReLU."""
-    layers = [
-        nn.Conv2d(cin, cin, 3, dilation=dilation, groups=cin, bias=False),
-        nn.Conv2d(cin, cout, 1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    ]
-    return nn.Sequential(*layers, nn.Dropout(dropout)) if dropout else nn.Sequential(*layers)
-
-
-def separable_net(stem: int, body: tuple[int, int, int], dropout: float, classes: int = 10) -> nn.Sequential:
-    """The dilated frontier shape (28 -> 26 -> 24, pool, 10 -> 6 dilated -> 4, GAP, 1x1 head) with every
-    conv after the first made separable."""
-    first, middle, last = body
-    return nn.Sequential(
-        conv_bn_relu(1, stem, dropout=dropout),
-        separable(stem, stem, dropout=dropout),
-        nn.MaxPool2d(2),
-        separable(stem, first, dropout=dropout),
-        separable(first, middle, dropout=dropout, dilation=2),
-        separable(middle, last),
-        GlobalAvgPool(keepdim=True),
-        nn.Conv2d(last, classes, 1, bias=False),
-        nn.Flatten(),
-    )
-
+from zoo.models.sepnet_1k import separable_net
 
 SCREENS = {
     # name: (builder, parameter budget)

@@ -28,15 +28,14 @@ SOURCE = Source("the zoo's own frontier: tiny-8k-aug's shape, widths sized to a 
 RECIPE = ONE_CYCLE_RECIPE.replace(epochs=30)
 
 
-def constraints(budget: int) -> list:
-    """What every frontier model keeps: its budget, BatchNorm, Dropout, GAP, no dense layer, ONNX,
-    and a Cortex-M4-class footprint at int8."""
+def constraints(budget: int, dropout: bool = True) -> list:
+    """What every frontier model keeps: its budget, BatchNorm, Dropout (unless the net is so small
+    that validation preferred it without), GAP, no dense layer, ONNX, and a Cortex-M4-class
+    footprint at int8."""
+    kept = [MaxParams(budget), MaxFlashBytes(32 * 1024), MaxPeakRAMBytes(64 * 1024), RequiresBatchNorm()]
     return [
-        MaxParams(budget),
-        MaxFlashBytes(32 * 1024),
-        MaxPeakRAMBytes(64 * 1024),
-        RequiresBatchNorm(),
-        RequiresDropout(),
+        *kept,
+        *([RequiresDropout()] if dropout else []),
         RequiresGAP(),
         NoFullyConnected(),
         IOContract(),
