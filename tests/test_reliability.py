@@ -23,6 +23,7 @@ from tests.conftest import run_zoo
 from tests.test_cli import one_line_error
 from tests.test_train import _wait_for
 from zoo import artifacts
+from zoo.contract.fingerprint import fingerprint
 from zoo.errors import ZooError
 from zoo.report import read_ledger, record_run
 from zoo.train import train
@@ -293,14 +294,22 @@ def test_a_run_of_another_model_than_the_registered_one_is_refused(finished, tmp
             return model
 
         zoo.replace_model("tiny-4k", builder=wider)
+        code = _variant(finished, tmp_path / "code", 2e-3)
         with pytest.raises(
-            ZooError, match=r"differs from today's registered one in its builder code \(.*test_reliability"
+            ZooError,
+            match=r"differs from today's registered one in its builder code \(.*test_reliability.*--accept-code",
         ):
-            record_run(_variant(finished, tmp_path / "code", 2e-3), ledger)
+            record_run(code, ledger)
+        accepted, _ = record_run(code, ledger, accept_code=True)  # its owner checked: same bytes today
+        assert accepted["accepted_on_code"] == fingerprint("tiny-4k").code != accepted["model_fingerprint"]["code"]
         shapes, experiment = _variant(finished, tmp_path / "shapes", 3e-3), _variant(finished, tmp_path / "exp", 4e-3)
         zoo.replace_model("tiny-4k", builder=lambda **kw: nn.Sequential(nn.Flatten(), nn.Linear(784, 10)))
-        with pytest.raises(ZooError, match=r"in its parameter names or shapes and builder code"):
-            record_run(shapes, ledger)
+        for accept_code in (False, True):  # other parameters are never accepted
+            with pytest.raises(
+                ZooError,
+                match=r"in its parameter names or shapes and builder code \([^)]*\) \(record it --experiment\)$",
+            ):
+                record_run(shapes, ledger, accept_code=accept_code)
         assert record_run(experiment, ledger, experiment=True)[0]["model_fingerprint"]
     finally:
         zoo.restore_model(old)

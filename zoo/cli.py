@@ -396,7 +396,11 @@ def cmd_record(args) -> int:
     for run_dir in run_dirs:
         try:
             record, path = record_run(
-                run_dir, Path(args.ledger), experiment=args.experiment, accept_resumed=args.accept_resumed
+                run_dir,
+                Path(args.ledger),
+                experiment=args.experiment,
+                accept_resumed=args.accept_resumed,
+                accept_code=args.accept_code,
             )
         except AlreadyRecorded as exc:
             if len(run_dirs) == 1:  # named on its own, a run already recorded is a mistake
@@ -589,6 +593,11 @@ def _record_parser(sub) -> None:
     p.add_argument("--experiment", action="store_true", help="record under experiments/ (another recipe)")
     p.add_argument(
         "--accept-resumed", action="store_true", help="record a run resumed on other code than it started on"
+    )
+    p.add_argument(
+        "--accept-code",
+        action="store_true",
+        help="record a run of today's parameters built by other code, once today's code trains it to the same bytes",
     )
     p.set_defaults(func=cmd_record)
 

@@ -41,13 +41,18 @@ class Fingerprint:
             raise ZooError(f"not a model fingerprint: {data!r}") from None
 
     def differences(self, other: Fingerprint) -> list[str]:
-        """What differs, in words: 'parameters' and/or 'code (modules ...)'."""
-        out = []
-        if self.parameters != other.parameters:
-            out.append("parameter names or shapes")
-        if self.code != other.code:
-            out.append(f"builder code ({', '.join(sorted(set(self.modules) | set(other.modules)))})")
-        return out
+        """What differs: "parameters" (names or shapes) and/or "code" (the modules that build it)."""
+        return [
+            kind
+            for kind, a, b in (("parameters", self.parameters, other.parameters), ("code", self.code, other.code))
+            if a != b
+        ]
+
+    def describe(self, change: str, other: Fingerprint) -> str:
+        """One difference from `differences`, in words."""
+        if change == "parameters":
+            return "parameter names or shapes"
+        return f"builder code ({', '.join(sorted(set(self.modules) | set(other.modules)))})"
 
 
 def fingerprint(name: str, model: nn.Module | None = None) -> Fingerprint:

@@ -145,9 +145,19 @@ def _precision_before_it_was_written(config: dict) -> str:
 
 
 def record_run(
-    run_dir: Path, root: Path = DEFAULT_LEDGER, *, experiment: bool = False, accept_resumed: bool = False
+    run_dir: Path,
+    root: Path = DEFAULT_LEDGER,
+    *,
+    experiment: bool = False,
+    accept_resumed: bool = False,
+    accept_code: bool = False,
 ) -> tuple[dict, Path]:
     """Validate a finished run and append it to the ledger; returns the record and the file.
+
+    `accept_code` puts on the record a run whose model has today's parameters but was built by other
+    code (a comment or an unrelated class changed in its files), after its owner has checked that
+    today's code trains it to the same bytes; its line keeps today's code digest as
+    `accepted_on_code`, beside its own fingerprint, so the acceptance stays visible.
 
     The append holds the ledger's lock from the duplicate check to the rename, and rewrites the
     file whole (atomically): concurrent `zoo record`s queue, and none loses another's line.
@@ -156,9 +166,11 @@ def record_run(
     spec = get_spec(run.config["model"])
     if run.config.get("commit") is None:
         raise ZooError(f"{run_dir}: no git commit in config.json (trained outside a checkout, or before provenance)")
+    accepted = None
     if not experiment:
         _refuse_off_record(run, spec, accept_resumed)
-    record = make_record(run)
+        accepted = _refuse_other_model(run, spec.name, accept_code)
+    record = make_record(run) | ({"accepted_on_code": accepted} if accepted else {})
     problem = schema_problem(record)
     if problem is not None:
         raise ZooError(f"{run_dir}: its record would not be valid ({problem})")
@@ -184,12 +196,6 @@ def _refuse_off_record(run: FinishedRun, spec, accept_resumed: bool) -> None:
         raise ZooError(f"{where}: trained from a tree with uncommitted changes in zoo/ (record it --experiment)")
     if config.get("plugins"):
         raise ZooError(f"{where}: trained with $ZOO_PLUGINS={','.join(config['plugins'])} (record it --experiment)")
-    changed = _model_changes(run, spec.name)
-    if changed:
-        raise ZooError(
-            f"{where}: the {spec.name} it trained differs from today's registered one in its {' and '.join(changed)} "
-            "(record it --experiment)"
-        )
     elsewhere = [r for r in config.get("resumed", []) if _other_code(r, config)]
     if elsewhere and not accept_resumed:
         first = elsewhere[0]
@@ -200,18 +206,36 @@ def _refuse_off_record(run: FinishedRun, spec, accept_resumed: bool) -> None:
         )
 
 
+def _refuse_other_model(run: FinishedRun, name: str, accept_code: bool) -> str | None:
+    """Refuse a run of another model than today's `name`, in one line; with `accept_code`, accept one
+    that differs only in its code and return today's code digest (None: nothing to accept)."""
+    today = fingerprint(name)
+    changed = _model_changes(run, today)
+    if not changed:
+        return None
+    code_only = changed == ["code"]
+    if accept_code and code_only:
+        return today.code
+    theirs = Fingerprint.from_dict(run.config.get("model_fingerprint") or today.to_dict())
+    what = " and ".join(theirs.describe(change, today) for change in changed)
+    hint = ", or --accept-code once today's code trains it to the same bytes" if code_only else ""
+    raise ZooError(
+        f"{run.path}: the {name} it trained differs from today's registered one in its {what} "
+        f"(record it --experiment{hint})"
+    )
+
+
 def _other_code(resume: dict, config: dict) -> bool:
     return resume.get("commit") != config.get("commit") or bool(resume.get("dirty")) or bool(resume.get("plugins"))
 
 
-def _model_changes(run: FinishedRun, name: str) -> list[str]:
-    """How the run's model differs from today's registered `name` (its fingerprint; for runs from
-    before fingerprints, the weights file's names and shapes)."""
-    today = fingerprint(name)
+def _model_changes(run: FinishedRun, today: Fingerprint) -> list[str]:
+    """What of the run's model differs from today's ("parameters", "code"): its fingerprint; for runs
+    from before fingerprints, the weights file's names and shapes."""
     if "model_fingerprint" in run.config:
         return Fingerprint.from_dict(run.config["model_fingerprint"]).differences(today)
     same = parameter_digest(load_file(str(run.path / WEIGHTS))) == today.parameters
-    return [] if same else ["parameter names or shapes"]
+    return [] if same else ["parameters"]
 
 
 def _refuse_recorded(run_dir: Path, record: dict, root: Path, experiment: bool) -> None:
