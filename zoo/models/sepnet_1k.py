@@ -47,7 +47,7 @@ def separable_net(stem: int, body: tuple[int, int, int], dropout: float, classes
     "sepnet-1k",
     constraints=constraints(1_000, dropout=False),
     recipe=RECIPE,
-    gate=Gate(target=0.99, seeds=3, cpu_minutes=10),
+    gate=Gate(target=0.99, seeds=3, cpu_minutes=13),
     budgets=[MaxEpochs(30)],
     source=SOURCE,
 )
