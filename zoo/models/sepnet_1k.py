@@ -13,18 +13,13 @@ from torch import nn
 
 from zoo.contract import Gate, MaxEpochs, register_model
 from zoo.models._dilated import RECIPE, SOURCE, constraints
-from zoo.models.blocks import GlobalAvgPool, PackedDropout, conv_bn_relu
+from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
 
 
 def separable(cin: int, cout: int, dropout: float = 0.0, dilation: int = 1) -> nn.Sequential:
-    """A depthwise 3x3 and a pointwise 1x1 (no bias: BatchNorm has one), BatchNorm, ReLU, optional Dropout."""
-    layers = [
-        nn.Conv2d(cin, cin, 3, dilation=dilation, groups=cin, bias=False),
-        nn.Conv2d(cin, cout, 1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    ]
-    return nn.Sequential(*layers, PackedDropout(dropout)) if dropout else nn.Sequential(*layers)
+    """A depthwise 3x3, then `conv_bn_relu`'s pointwise 1x1, BatchNorm, ReLU and optional Dropout."""
+    depthwise = nn.Conv2d(cin, cin, 3, dilation=dilation, groups=cin, bias=False)
+    return nn.Sequential(depthwise, *conv_bn_relu(cin, cout, kernel=1, dropout=dropout))
 
 
 def separable_net(stem: int, body: tuple[int, int, int], dropout: float, classes: int = 10) -> nn.Sequential:
