@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pickle
 import shutil
 import struct
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from filelock import FileLock
 
 from zoo.data.mnist import FILES, default_data_dir, load_mnist
 
@@ -81,11 +83,20 @@ def run_zoo(*args: str, timeout: float = 300, **kwargs) -> subprocess.CompletedP
 
 
 @pytest.fixture(scope="session")
-def built_catalog() -> dict:
-    """Every registered model built and checked once (ONNX export included): seconds per model."""
+def built_catalog(tmp_path_factory) -> dict:
+    """Every registered model built and checked once for the whole run (ONNX export included):
+    seconds per model, so under pytest-xdist the first worker to need it builds it and the others
+    read its pickle (the rows are frozen dataclasses), held by a file lock in the run's shared
+    temporary folder."""
     from zoo.report.catalog import model_table
 
-    return {row.name: row for row in model_table()}
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared  # workers' common folder
+    path = shared / "built_catalog.pickle"
+    with FileLock(f"{path}.lock"):
+        if not path.is_file():
+            path.write_bytes(pickle.dumps({row.name: row for row in model_table()}))
+        return pickle.loads(path.read_bytes())
 
 
 def serve_catalog(monkeypatch, built: dict) -> None:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -195,18 +196,28 @@ def _wait_for(predicate, timeout=120.0):
     return False
 
 
+SIGNALLED = ["train", "tiny-4k", "--epochs", "3", "--batch-size", "32", "--train-samples", "4096", "--quiet"]
+
+
+def _start_training(out) -> subprocess.Popen:
+    command = [sys.executable, "-m", "zoo.cli", *SIGNALLED, "--seed", "5", "--out", str(out)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> subprocess.Popen:
+    """The run every signalled one must equal, started once: it trains beside the first signalled
+    run (two processes, two cores), and the second compares with it finished."""
+    proc = _start_training(tmp_path_factory.mktemp("signals") / "whole")
+    yield proc
+    proc.kill()
+    proc.communicate()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_signal_checkpoints_and_resume_matches(mnist, tmp_path, sig):
-    """Send a real signal to a real `zoo train` mid-epoch, resume it, compare with an uninterrupted run.
-
-    The uninterrupted run trains beside the one that is cut (two processes, two cores)."""
-    args = ["train", "tiny-4k", "--epochs", "3", "--batch-size", "32", "--train-samples", "4096", "--quiet"]
-
-    def start(out: str) -> subprocess.Popen:
-        command = [sys.executable, "-m", "zoo.cli", *args, "--seed", "5", "--out", str(tmp_path / out)]
-        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    whole, proc = start("whole"), start("cut")
+def test_signal_checkpoints_and_resume_matches(uninterrupted, tmp_path, sig):
+    """Send a real signal to a real `zoo train` mid-epoch, resume it, compare with an uninterrupted run."""
+    proc = _start_training(tmp_path / "cut")
     history = tmp_path / "cut" / "metrics.jsonl"
     assert _wait_for(history.exists), "the first epoch never finished"
     proc.send_signal(sig)
@@ -218,8 +229,9 @@ def test_signal_checkpoints_and_resume_matches(mnist, tmp_path, sig):
     assert RunDir(tmp_path / "cut").load_checkpoint()["step"] >= 1, "the signal must land mid-epoch"
     resumed = run_zoo("train", "tiny-4k", "--resume", str(tmp_path / "cut"), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
-    assert whole.wait(timeout=300) == 0, whole.stderr.read()
-    assert (tmp_path / "cut/model.safetensors").read_bytes() == (tmp_path / "whole/model.safetensors").read_bytes()
+    whole = uninterrupted.args[uninterrupted.args.index("--out") + 1]
+    assert uninterrupted.wait(timeout=300) == 0, uninterrupted.stderr.read()
+    assert (tmp_path / "cut/model.safetensors").read_bytes() == (Path(whole) / "model.safetensors").read_bytes()
 
 
 def test_non_finite_loss_stops_and_keeps_the_checkpoint(mnist_lite, tmp_path):

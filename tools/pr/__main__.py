@@ -64,10 +64,10 @@ def run(args: argparse.Namespace) -> Findings:
 def _compare(base: Tree, head: Tree, work: Path, args: argparse.Namespace) -> Findings:
     _log(f"describing the models of base {base.commit[:10]} and head {head.commit[:10]}")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        base_models, head_models = pool.map(lambda tree: tree.describe(), (base, head))
+        base_models, head_models = pool.map(lambda tree: tree.describe(work), (base, head))
     changed = models.changes(base_models, head_models)
     if checked := [c.name for c in changed if c.head is not None]:
-        described = head.describe(check=checked)
+        described = head.describe(work, check=checked)
         changed = [models.ModelChange(c.name, c.status, c.reasons, c.base, described.get(c.name)) for c in changed]
     by_name = {c.name: c for c in changed}
     verdicts = [retrain(head, by_name[p.name], p, work) for p in models.plan(changed, args.budget_minutes)]
