@@ -6,29 +6,33 @@ so the path to a frontier model is visible:
     PYTHONPATH=tools/screens ZOO_PLUGINS=front1k zoo train sep-a --seed 0
     PYTHONPATH=tools/screens ZOO_PLUGINS=front1k zoo record --experiment runs/sep-a/...
 
-Every screen uses the frontier models' recipe (`zoo.models._dilated.RECIPE`) and declares only its
-parameter budget: a screen answers "how accurate at this size", the registered model then keeps
-the rest of the constraints. sep-a and sep-c trained at 18d84e5, when their Dropout was
+Every screen uses the frontier models' recipe (`zoo.models._dilated.RECIPE`) or says what it
+changes, and declares only its parameter budget: a screen answers "how accurate at this size", the
+registered model then keeps the rest of the constraints. sep-a and sep-c trained at 18d84e5, when their Dropout was
 `nn.Dropout`; it is `PackedDropout` now (the same mask distribution from other random draws).
-sep-d, the best of the three on validation, is registered as sepnet-1k.
+sep-d, the best of the three on validation, is registered as sepnet-1k; dilated-20k-a as
+dilated-20k.
 """
 
 from __future__ import annotations
 
 from zoo.contract import Gate, MaxParams, register_model
 from zoo.models._dilated import RECIPE, SOURCE, dilated_net
+from zoo.models.dilated_6k import dilated_6k
 from zoo.models.sepnet_1k import separable_net
 
 SCREENS = {
-    # name: (builder, parameter budget)
-    "sep-a": (lambda classes=10: separable_net(8, (10, 10, 10), 0.05, classes), 1_000),
-    "sep-c": (lambda classes=10: separable_net(6, (12, 12, 12), 0.05, classes), 1_000),
-    "sep-d": (lambda classes=10: separable_net(6, (12, 12, 12), 0.0, classes), 1_000),
-    "dilated-20k-a": (lambda classes=10: dilated_net(10, 20, 16, (24, 28, 28), classes), 20_000),
-    "dilated-100k-a": (lambda classes=10: dilated_net(16, 32, 24, (48, 64, 64), classes), 100_000),
+    # name: (builder, parameter budget, recipe)
+    "sep-a": (lambda classes=10: separable_net(8, (10, 10, 10), 0.05, classes), 1_000, RECIPE),
+    "sep-c": (lambda classes=10: separable_net(6, (12, 12, 12), 0.05, classes), 1_000, RECIPE),
+    "sep-d": (lambda classes=10: separable_net(6, (12, 12, 12), 0.0, classes), 1_000, RECIPE),
+    "dilated-20k-a": (lambda classes=10: dilated_net(10, 20, 16, (24, 28, 28), classes), 20_000, RECIPE),
+    "dilated-100k-a": (lambda classes=10: dilated_net(16, 32, 24, (48, 64, 64), classes), 100_000, RECIPE),
+    # dilated-6k's net with weight decay, which the frontier recipe has none of
+    "dilated-6k-wd": (lambda classes=10: dilated_6k(classes), 6_000, RECIPE.replace(weight_decay=5e-4)),
 }
 
-for _name, (_builder, _budget) in SCREENS.items():
-    register_model(_name, constraints=[MaxParams(_budget)], recipe=RECIPE, gate=Gate(target=0.99), source=SOURCE)(
+for _name, (_builder, _budget, _recipe) in SCREENS.items():
+    register_model(_name, constraints=[MaxParams(_budget)], recipe=_recipe, gate=Gate(target=0.99), source=SOURCE)(
         _builder
     )
