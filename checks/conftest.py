@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
-import torch
 
+from tools.xdist_threads import pytest_configure  # noqa: F401  (the hook: one thread per xdist worker)
 from zoo.data.mnist import load_mnist
 
 
 @pytest.fixture(scope="session")
 def mnist():
     return load_mnist()
-
-
-def pytest_configure(config):
-    """Under pytest-xdist, one thread per worker (as in tests/conftest.py): two workers on two cores
-    each running two OpenMP threads spin against each other."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        os.environ["OMP_NUM_THREADS"] = "1"
-        torch.set_num_threads(1)

@@ -15,18 +15,10 @@ import pytest
 import torch
 from filelock import FileLock
 
+from tools.xdist_threads import pytest_configure  # noqa: F401  (the hook: one thread per xdist worker)
 from zoo.data.mnist import FILES, default_data_dir, load_mnist
 
 pytest_plugins = ("pytester",)  # tests/test_check.py runs the zoo_check fixture in a scratch test suite
-
-
-def pytest_configure(config):
-    """Under pytest-xdist, one thread per worker: two workers on two cores each running two OpenMP
-    threads spin against each other and run slower than one. The processes the tests start
-    (`zoo train`, torchrun ranks) inherit the variable."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        os.environ["OMP_NUM_THREADS"] = "1"
-        torch.set_num_threads(1)
 
 
 def idx_bytes(tensor: torch.Tensor, code: int = 0x08) -> bytes:

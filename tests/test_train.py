@@ -205,11 +205,12 @@ def _start_training(out) -> subprocess.Popen:
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory) -> subprocess.Popen:
-    """The run every signalled one must equal, started once: it trains beside the first signalled
-    run (two processes, two cores), and the second compares with it finished."""
-    proc = _start_training(tmp_path_factory.mktemp("signals") / "whole")
-    yield proc
+def uninterrupted(tmp_path_factory) -> tuple[subprocess.Popen, Path]:
+    """The run every signalled one must equal, and its directory, started once: it trains beside the
+    first signalled run (two processes, two cores), and the second compares with it finished."""
+    out = tmp_path_factory.mktemp("signals") / "whole"
+    proc = _start_training(out)
+    yield proc, out
     proc.kill()
     proc.communicate()
 
@@ -229,9 +230,9 @@ def test_signal_checkpoints_and_resume_matches(uninterrupted, tmp_path, sig):
     assert RunDir(tmp_path / "cut").load_checkpoint()["step"] >= 1, "the signal must land mid-epoch"
     resumed = run_zoo("train", "tiny-4k", "--resume", str(tmp_path / "cut"), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
-    whole = uninterrupted.args[uninterrupted.args.index("--out") + 1]
-    assert uninterrupted.wait(timeout=300) == 0, uninterrupted.stderr.read()
-    assert (tmp_path / "cut/model.safetensors").read_bytes() == (Path(whole) / "model.safetensors").read_bytes()
+    whole, whole_dir = uninterrupted
+    assert whole.wait(timeout=300) == 0, whole.stderr.read()
+    assert (tmp_path / "cut/model.safetensors").read_bytes() == (whole_dir / "model.safetensors").read_bytes()
 
 
 def test_non_finite_loss_stops_and_keeps_the_checkpoint(mnist_lite, tmp_path):

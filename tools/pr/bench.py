@@ -9,14 +9,11 @@ or another torch build is read: both counts come from this runner's torch.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
 
 from tools.bench.compare import ratios
 from tools.bench.count_gate import RowVerdict, judge
@@ -49,11 +46,9 @@ def count_rows(base: Tree, head: Tree, work: Path, pattern: str) -> list[RowVerd
 
 
 def _count(tree: Tree, work: Path, pattern: str) -> dict[str, int]:
-    """One Callgrind pass; a commit already counted in `work` for these rows is read back, not recounted
-    (counts of one commit on one machine and torch do not change: the scripted pull requests share
-    their base's)."""
-    key = hashlib.sha256(f"{tree.commit}\0{pattern}\0{torch.__version__}".encode()).hexdigest()[:16]
-    out = work / f"counts-{key}.json"
+    """One Callgrind pass; a commit already counted in `work` for these rows is read back
+    (`Tree.work_file`): the scripted pull requests share their base's counts."""
+    out = tree.work_file(work, "counts", pattern)
     if not out.is_file():
         tree.python("-m", counter(tree), str(out), "-k", pattern)
     return json.loads(out.read_text())["rows"]

@@ -39,13 +39,18 @@ class Tree:
             raise GateError(f"{self.label} ({self.commit[:10]}): `{' '.join(args[:3])}` failed: {last_line(proc)}")
         return proc
 
+    def work_file(self, work: Path, kind: str, detail: str) -> Path:
+        """Where `work` keeps what this commit gave for `kind` (and `detail`) under this torch: one
+        commit on one machine and torch gives the same, so a gate sharing `work` reads it back."""
+        key = f"{self.commit}\0{detail}\0{importlib.metadata.version('torch')}"
+        return work / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+
     def describe(self, work: Path, check: list[str] = ()) -> dict[str, dict]:
         """Every registered model of this commit (see describe.py), constraints checked for `check`.
 
-        A commit already described in `work` with the same checks is read back, not described again:
-        one commit describes the same on one torch (the scripted pull requests share their base's)."""
-        key = f"{self.commit}\0{' '.join(check)}\0{importlib.metadata.version('torch')}"
-        out = work / f"describe-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+        A commit already described in `work` with the same checks is read back (`work_file`): the
+        scripted pull requests share their base's description."""
+        out = self.work_file(work, "describe", " ".join(check))
         if not out.is_file():
             proc = self.python(str(DESCRIBE), "--ledger", str(self.path / "results"), "--check", *check)
             partial = out.with_name(f"{out.name}.{os.getpid()}")
