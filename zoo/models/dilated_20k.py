@@ -11,7 +11,8 @@ from zoo.models._dilated import RECIPE, SOURCE, constraints, dilated_net
 @register_model(
     "dilated-20k",
     constraints=constraints(20_000),
-    recipe=RECIPE,
+    # the frontier recipe with weight decay, as dilated-6k's screen chose it on validation there
+    recipe=RECIPE.replace(weight_decay=5e-4),
     gate=Gate(target=0.996, seeds=3, quick=QuickGate(epochs=1, floor=0.95), cpu_minutes=12),
     budgets=[MaxEpochs(30)],
     source=SOURCE,
