@@ -11,7 +11,7 @@ changes, and declares only its parameter budget: a screen answers "how accurate 
 registered model then keeps the rest of the constraints. sep-a and sep-c trained at 18d84e5, when their Dropout was
 `nn.Dropout`; it is `PackedDropout` now (the same mask distribution from other random draws).
 sep-d, the best of the three on validation, is registered as sepnet-1k; dilated-20k-a as
-dilated-20k.
+dilated-20k; dilated-6k-wd's recipe is dilated-6k's.
 """
 
 from __future__ import annotations

@@ -41,8 +41,7 @@ def separable_net(stem: int, body: tuple[int, int, int], dropout: float, classes
 @register_model(
     "sepnet-1k",
     constraints=constraints(1_000, dropout=False),
-    # the frontier recipe with weight decay, as dilated-6k's screen chose it on validation there
-    recipe=RECIPE.replace(weight_decay=5e-4),
+    recipe=RECIPE,
     gate=Gate(target=0.99, seeds=3, cpu_minutes=13),
     budgets=[MaxEpochs(30)],
     source=SOURCE,
