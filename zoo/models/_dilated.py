@@ -28,11 +28,11 @@ SOURCE = Source("the zoo's own frontier: tiny-8k-aug's shape, widths sized to a 
 RECIPE = ONE_CYCLE_RECIPE.replace(epochs=30)
 
 
-def constraints(budget: int, dropout: bool = True) -> list:
+def constraints(budget: int, dropout: bool = True, flash_kb: int = 32) -> list:
     """What every frontier model keeps: its budget, BatchNorm, Dropout (unless the net is so small
     that validation preferred it without), GAP, no dense layer, ONNX, and a Cortex-M4-class
-    footprint at int8."""
-    kept = [MaxParams(budget), MaxFlashBytes(32 * 1024), MaxPeakRAMBytes(64 * 1024), RequiresBatchNorm()]
+    footprint at int8 (`flash_kb` of flash: 32 fits the small parts, a 100K net needs a larger one)."""
+    kept = [MaxParams(budget), MaxFlashBytes(flash_kb * 1024), MaxPeakRAMBytes(64 * 1024), RequiresBatchNorm()]
     return [
         *kept,
         *([RequiresDropout()] if dropout else []),
