@@ -47,3 +47,17 @@ def test_bf16_activations_stay_bf16_and_p_one_drops_all():
     x = torch.randn(4, 4, dtype=torch.bfloat16)
     assert PackedDropout(0.1)(x).dtype == torch.bfloat16
     assert not PackedDropout(1.0)(x).any()
+
+
+def test_a_channels_last_activation_keeps_its_layout_and_the_same_mask():
+    """The scaled mask, which the backward multiplies the gradient by, follows x's memory layout
+    (a product of two layouts leaves the vectorised path) and drops the same places as on NCHW."""
+    drop = PackedDropout(0.3)
+    x = torch.randn(4, 6, 7, 7, dtype=torch.bfloat16)
+    torch.manual_seed(3)
+    plain = drop(x)
+    torch.manual_seed(3)
+    y = drop(x.contiguous(memory_format=torch.channels_last).requires_grad_())
+    mask = y.grad_fn._saved_other
+    assert mask.is_contiguous(memory_format=torch.channels_last) and not mask.is_contiguous()
+    assert torch.equal(y, plain)

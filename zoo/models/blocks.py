@@ -22,7 +22,9 @@ class PackedDropout(nn.Dropout):
     after another: in a small convnet's training step that costs as much as the convolutions
     around it. Here each 64-bit draw is cut into four 16-bit numbers (`keep_mask`): the same
     Bernoulli(1 - p) mask with p rounded to 1/65,536. The draws come from the global generator, so
-    seeding, checkpointed generator states and resumed runs behave as with `nn.Dropout`.
+    seeding, checkpointed generator states and resumed runs behave as with `nn.Dropout`. The
+    scaled mask takes x's memory layout (`empty_like`): multiplying a channels_last activation by a
+    contiguous mask, forward and backward, would leave the vectorised elementwise path.
     """
 
     def forward(self, x: Tensor) -> Tensor:
@@ -30,7 +32,7 @@ class PackedDropout(nn.Dropout):
             return x
         if self.p == 1:
             return torch.zeros_like(x)
-        scale = keep_mask(x.shape, self.p, x.device).to(x.dtype) * (1.0 / (1.0 - self.p))
+        scale = torch.empty_like(x).copy_(keep_mask(x.shape, self.p, x.device)).mul_(1.0 / (1.0 - self.p))
         return x * scale
 
 
