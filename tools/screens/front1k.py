@@ -19,7 +19,7 @@ from __future__ import annotations
 from zoo.contract import Gate, MaxParams, register_model
 from zoo.models._dilated import RECIPE, SOURCE, dilated_net
 from zoo.models.dilated_6k import dilated_6k
-from zoo.models.sepnet_1k import separable_net
+from zoo.models.sepnet_1k import separable_net, sepnet_1k
 
 SCREENS = {
     # name: (builder, parameter budget, recipe)
@@ -27,7 +27,7 @@ SCREENS = {
     "sep-c": (lambda classes=10: separable_net(6, (12, 12, 12), 0.05, classes), 1_000, RECIPE),
     "sep-d": (lambda classes=10: separable_net(6, (12, 12, 12), 0.0, classes), 1_000, RECIPE),
     # sepnet-1k's net for twice the epochs: its validation still rose in the last of 30
-    "sep-d-60": (lambda classes=10: separable_net(6, (12, 12, 12), 0.0, classes), 1_000, RECIPE.replace(epochs=60)),
+    "sep-d-60": (sepnet_1k, 1_000, RECIPE.replace(epochs=60)),
     "dilated-20k-a": (lambda classes=10: dilated_net(10, 20, 16, (24, 28, 28), classes), 20_000, RECIPE),
     "dilated-100k-a": (lambda classes=10: dilated_net(16, 32, 24, (48, 64, 64), classes), 100_000, RECIPE),
     # dilated-6k's net with weight decay, which the frontier recipe has none of
