@@ -21,6 +21,13 @@ from zoo.models._dilated import RECIPE, SOURCE, dilated_net
 from zoo.models.dilated_6k import dilated_6k
 from zoo.models.sepnet_1k import separable_net, sepnet_1k
 
+# The distilled screens' teacher: the most accurate published net on validation that trains in under
+# 15 minutes here, pinned by its weights file
+TEACHER = {
+    "teacher": "dilated-20k",
+    "weights_sha256": "64b529cd024c02c1090a4cbd11357cd6920ec2ada31e32691d039dc35b58ded8",
+}
+
 SCREENS = {
     # name: (builder, parameter budget, recipe)
     "sep-a": (lambda classes=10: separable_net(8, (10, 10, 10), 0.05, classes), 1_000, RECIPE),
@@ -28,6 +35,10 @@ SCREENS = {
     "sep-d": (lambda classes=10: separable_net(6, (12, 12, 12), 0.0, classes), 1_000, RECIPE),
     # sepnet-1k's net for twice the epochs: its validation still rose in the last of 30
     "sep-d-60": (sepnet_1k, 1_000, RECIPE.replace(epochs=60)),
+    # sepnet-1k's net and recipe, distilled from dilated-20k: soft targets at T 4 half the loss, or
+    # sharper ones at T 2 most of it
+    "sep-kd-t4": (sepnet_1k, 1_000, RECIPE.replace(distill={**TEACHER, "temperature": 4.0, "alpha": 0.5})),
+    "sep-kd-t2": (sepnet_1k, 1_000, RECIPE.replace(distill={**TEACHER, "temperature": 2.0, "alpha": 0.9})),
     "dilated-20k-a": (lambda classes=10: dilated_net(10, 20, 16, (24, 28, 28), classes), 20_000, RECIPE),
     "dilated-100k-a": (lambda classes=10: dilated_net(16, 32, 24, (48, 64, 64), classes), 100_000, RECIPE),
     # dilated-6k's net with weight decay, which the frontier recipe has none of

@@ -19,7 +19,7 @@ from zoo.contract.constraints import (
     probe_for,
 )
 from zoo.contract.probe import Probe
-from zoo.contract.recipe import Augment, Recipe
+from zoo.contract.recipe import Augment, Distill, Recipe
 from zoo.contract.registry import (
     get_spec,
     list_models,
@@ -36,6 +36,7 @@ __all__ = [
     "CheckResult",
     "ConsistentAccuracy",
     "Constraint",
+    "Distill",
     "Exportable",
     "Gate",
     "IOContract",

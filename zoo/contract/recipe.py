@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("onecycle", "step", "constant")
 PRECISIONS = ("auto", "bf16")
 IMAGE_SIDE = 28  # MNIST's: a random crop cannot be larger
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ AUGMENT_RANGES = {
     "elastic_sigma": POSITIVE,
     "mixup": NON_NEGATIVE,
 }
+DISTILL_RANGES = {"temperature": POSITIVE, "alpha": FRACTION}
 RECIPE_RANGES = {
     "lr": POSITIVE,
     "momentum": PROPER_FRACTION,
@@ -120,6 +123,34 @@ class Augment:
 
 
 @dataclass(frozen=True)
+class Distill:
+    """Knowledge distillation (Hinton et al., 2015) from a published model; no teacher = off.
+
+    The student learns from the teacher's softened logits on the very images it trains on (after
+    the warp and MixUp) as well as from the labels: the loss is (1 - alpha) x cross-entropy plus
+    alpha x T^2 x KL(teacher || student) at temperature T. A net too small to find the digits' shape
+    from labels alone can copy how a larger one ranks the wrong classes. The teacher is named and
+    pinned by its published weights' sha256, so a recipe always means the same teacher, and a
+    republished one is refused rather than silently swapped in.
+    """
+
+    teacher: str = ""  # a registered model with published weights; "" = no distillation
+    weights_sha256: str = ""  # the teacher's published weights file, as `zoo list --pretrained` shows it
+    temperature: float = 4.0  # T: softens both sides' logits
+    alpha: float = 0.5  # the distillation term's share of the loss
+
+    def __post_init__(self) -> None:
+        check_ranges(self, DISTILL_RANGES, "recipe.distill")
+        if self.teacher and not SHA256.fullmatch(self.weights_sha256):
+            raise ZooError(
+                f"recipe.distill: weights_sha256 must be the 64 hex digits of {self.teacher}'s published "
+                f"weights, got {self.weights_sha256!r}"
+            )
+        if self.weights_sha256 and not self.teacher:
+            raise ZooError("recipe.distill: weights_sha256 is set but teacher is not")
+
+
+@dataclass(frozen=True)
 class Recipe:
     """How a model is trained. Defaults are neutral; each spec states its own."""
 
@@ -146,6 +177,7 @@ class Recipe:
     small_epochs: int = 0  # the first N epochs (never the last) train on images shrunk to small_side pixels
     small_side: int = 20  # the shrunk images' side, in pixels
     augment: Augment = field(default_factory=Augment)
+    distill: Distill = field(default_factory=Distill)
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -182,7 +214,7 @@ class Recipe:
         return self.small_side if epoch < min(self.small_epochs, self.epochs - 1) else IMAGE_SIDE
 
     def replace(self, **overrides: Any) -> Recipe:
-        """A copy with `overrides` applied; `augment` may be a partial dict."""
+        """A copy with `overrides` applied; `augment` and `distill` may be partial dicts."""
         return _apply(self, overrides, "recipe")
 
     def to_dict(self) -> dict[str, Any]:

@@ -168,6 +168,7 @@ def recipe_changes(name: str) -> list[str]:
 
 
 def _flat(recipe: dict) -> dict:
-    """A recipe dict with its augmentation fields lifted to `augment.<key>`."""
-    lifted = {f"augment.{k}": v for k, v in recipe["augment"].items()}
-    return {**{k: v for k, v in recipe.items() if k != "augment"}, **lifted}
+    """A recipe dict with its nested fields (augmentation, distillation) lifted to `augment.<key>`."""
+    nested = {k: v for k, v in recipe.items() if isinstance(v, dict)}
+    lifted = {f"{k}.{kk}": vv for k, v in nested.items() for kk, vv in v.items()}
+    return {**{k: v for k, v in recipe.items() if k not in nested}, **lifted}

@@ -27,6 +27,7 @@ from zoo.errors import ZooError
 from zoo.train.device import place, synchronize
 from zoo.train.distributed import World
 from zoo.train.step import build_ema, build_optimizer, build_scheduler
+from zoo.train.teacher import load_teacher
 
 CHECKPOINT_FORMATS = (1, 2)  # 1 also held numpy and Python RNG states, which nothing draws from now
 SYNC_BATCHNORM_CPU = "recipe: sync_batchnorm needs CUDA ranks (torch's SyncBatchNorm runs on GPUs only)"
@@ -49,6 +50,7 @@ class TrainState:
     world: World = field(default_factory=World)
     trainable: nn.Module | None = None  # what the step calls: the DDP wrapper, or the model itself
     ema: AveragedModel | None = None  # the recipe's moving average of the weights, if it asks for one
+    teacher: nn.Module | None = None  # the recipe's frozen teacher, if it distils
     epoch: int = 0  # epochs finished
     step: int = 0  # batches done in the current epoch
     history: list[dict] = field(default_factory=list)
@@ -71,7 +73,8 @@ class TrainState:
         scheduler = build_scheduler(optimizer, recipe, steps_per_epoch)
         generator = torch.Generator(device)
         parts = (model, optimizer, scheduler, generator, world, trainable, build_ema(model, recipe))
-        return cls(name, recipe, seed, device, steps_per_epoch, *parts)
+        teacher = load_teacher(recipe.distill, device)  # not in a checkpoint: the recipe pins its weights
+        return cls(name, recipe, seed, device, steps_per_epoch, *parts, teacher=teacher)
 
     @property
     def evaluated(self) -> nn.Module:

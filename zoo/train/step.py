@@ -60,24 +60,51 @@ def lr_schedule(recipe: Recipe, steps_per_epoch: int) -> list[float]:
 
 
 def loss_and_logits(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, smoothing: float, mixup: float, generator: torch.Generator
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    recipe: Recipe,
+    mixup: float,
+    generator: torch.Generator,
+    teacher: nn.Module | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cross-entropy (label-smoothed as the recipe says) on the batch, or on its MixUp.
+    """Cross-entropy (label-smoothed as the recipe says) on the batch, or on its MixUp, plus the
+    recipe's distillation term when it names a teacher.
 
     MixUp blends each image with a partner from the same batch by a Beta(mixup, mixup) weight and
     the loss by the same weight. The weight comes from torch's own RNG and the partners from the
-    epoch's generator, so a checkpoint's RNG state captures both.
+    epoch's generator, so a checkpoint's RNG state captures both. The teacher sees what the
+    student sees (the blend, under MixUp).
     """
+    smoothing = recipe.label_smoothing
     if not mixup:
         logits = model(x)
-        return F.cross_entropy(logits, y, label_smoothing=smoothing), logits
-    lam = float(torch.distributions.Beta(mixup, mixup).sample())
-    mate = torch.randperm(len(y), generator=generator, device=x.device)
-    logits = model(lam * x + (1 - lam) * x[mate])
-    loss = lam * F.cross_entropy(logits, y, label_smoothing=smoothing) + (1 - lam) * F.cross_entropy(
-        logits, y[mate], label_smoothing=smoothing
-    )
+        loss = F.cross_entropy(logits, y, label_smoothing=smoothing)
+    else:
+        lam = float(torch.distributions.Beta(mixup, mixup).sample())
+        mate = torch.randperm(len(y), generator=generator, device=x.device)
+        x = lam * x + (1 - lam) * x[mate]
+        logits = model(x)
+        loss = lam * F.cross_entropy(logits, y, label_smoothing=smoothing) + (1 - lam) * F.cross_entropy(
+            logits, y[mate], label_smoothing=smoothing
+        )
+    if teacher is not None:
+        with torch.no_grad():
+            soft = teacher(x)
+        alpha = recipe.distill.alpha
+        loss = (1 - alpha) * loss + alpha * distillation_loss(logits, soft, recipe.distill.temperature)
     return loss, logits
+
+
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """T^2 x KL(teacher || student) of the logits softened by T, averaged over the batch.
+
+    The T^2 keeps the term's gradients the size of the cross-entropy's whatever T is (Hinton et
+    al., 2015), so alpha alone sets the balance. Computed in fp32 under bf16 autocast.
+    """
+    log_p = F.log_softmax(student.float() / temperature, dim=1)
+    log_q = F.log_softmax(teacher.float() / temperature, dim=1)
+    return F.kl_div(log_p, log_q, reduction="batchmean", log_target=True) * temperature**2
 
 
 def train_step(state, x: torch.Tensor, y: torch.Tensor, autocast, mixup: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -86,7 +113,7 @@ def train_step(state, x: torch.Tensor, y: torch.Tensor, autocast, mixup: float) 
     `mixup` is the epoch's MixUp alpha (0 = off): the loop decides it once an epoch, with the warp.
     """
     with autocast:
-        loss, logits = loss_and_logits(state.trainable, x, y, state.recipe.label_smoothing, mixup, state.generator)
+        loss, logits = loss_and_logits(state.trainable, x, y, state.recipe, mixup, state.generator, state.teacher)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     state.optimizer.step()
