@@ -154,6 +154,29 @@ def test_small_epochs_train_on_shrunk_images_then_full_ones(mnist_lite, tmp_path
         recipe.replace(small_side=30)
 
 
+def test_the_recipe_picks_the_memory_layout_and_so_the_bytes(mnist_lite, tmp_path, monkeypatch):
+    """channels_last (the default) or the plain layout: the model's weights are in it at every step."""
+    import zoo.train.loop as loop
+
+    seen = set()
+    real = loop.train_step
+
+    def watched(state, x, *args):
+        weight = state.model[1][0].weight  # the second conv: 16 x 10 x 3 x 3, where the layouts differ
+        seen.add((weight.is_contiguous(), weight.is_contiguous(memory_format=torch.channels_last)))
+        return real(state, x, *args)
+
+    monkeypatch.setattr(loop, "train_step", watched)
+    layouts = {}
+    for name, last in (("cl", True), ("plain", False)):
+        seen.clear()
+        recipe = short_recipe("tiny-8k", epochs=1, channels_last=last)
+        train("tiny-8k", recipe, mnist_lite, tmp_path / name, seed=3, progress=False, plots=False)
+        layouts[name] = set(seen)
+    assert layouts == {"cl": {(False, True)}, "plain": {(True, False)}}
+    assert (tmp_path / "cl/model.safetensors").read_bytes() != (tmp_path / "plain/model.safetensors").read_bytes()
+
+
 def test_a_checkpoint_without_the_average_its_recipe_keeps_is_refused(mnist):
     world, spec = World(), zoo.get_spec("tiny-4k")
     plain = TrainState.start("tiny-4k", spec.builder, short_recipe(), 0, world, 4096)

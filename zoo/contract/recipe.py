@@ -172,6 +172,7 @@ class Recipe:
     train_samples: int = 0  # use only the first N training images (smoke tests); 0 = all
     sync_batchnorm: bool = False  # several ranks: BatchNorm statistics over the global batch, not each slice
     precision: str = "auto"  # training step: auto = bf16 autocast on CUDA only; bf16 = also on CPUs with native bf16
+    channels_last: bool = True  # the training step's memory layout; False: the plain (NCHW) one
     ema_decay: float = 0.0  # validate, test and publish a per-step moving average of the weights; 0 = off
     plain_epochs: int = 0  # the last N epochs train on the images as they are: no warp, colour or MixUp
     small_epochs: int = 0  # the first N epochs (never the last) train on images shrunk to small_side pixels

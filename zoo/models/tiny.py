@@ -76,7 +76,7 @@ def _constraints(budget: int, dropout: bool) -> list:
 @register_model(
     "tiny-8k",
     constraints=_constraints(9_000, dropout=False),
-    recipe=STEP_RECIPE,
+    recipe=STEP_RECIPE.replace(channels_last=False),  # its 10- and 16-channel convs train faster plain here
     gate=Gate(target=0.992, seeds=3, cpu_minutes=3),
     source=Source(PROJECT, reported_accuracy=0.9887, params=8_716),
 )

@@ -20,21 +20,28 @@ def resolve_device(name: str = "auto") -> torch.device:
         raise ZooError(f"--device {name!r} is not a device (use auto, cpu or cuda)") from None
 
 
-def place(model: nn.Module, device: torch.device) -> nn.Module:
-    """Move a model to `device` in channels_last (on CUDA with cuDNN autotuning: batch shapes are fixed).
+def place(model: nn.Module, device: torch.device, channels_last: bool = True) -> nn.Module:
+    """Move a model to `device`, channels_last unless the recipe says otherwise (on CUDA with cuDNN
+    autotuning: batch shapes are fixed).
 
-    channels_last pays on the CPU as well: oneDNN's convolutions run faster in it for nearly every
-    convolutional model here (docs/training.md has the figures).
+    channels_last pays on the CPU as well for most convolutional models here, but not for all:
+    oneDNN picks other kernels for very narrow layers, and a few small nets train faster in the
+    plain layout (docs/training.md has the figures). The layout picks the kernels, so it changes
+    the bytes a seed trains to, which is why a recipe states it.
     """
     model = model.to(device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    return model.to(memory_format=torch.channels_last)
+    return model.to(memory_format=_format(channels_last))
 
 
-def layout(x: torch.Tensor) -> torch.Tensor:
+def layout(x: torch.Tensor, channels_last: bool = True) -> torch.Tensor:
     """A batch in the memory layout its model was `place`d in."""
-    return x.contiguous(memory_format=torch.channels_last)
+    return x.contiguous(memory_format=_format(channels_last))
+
+
+def _format(channels_last: bool) -> torch.memory_format:
+    return torch.channels_last if channels_last else torch.contiguous_format
 
 
 def cpu_has_bf16() -> bool:

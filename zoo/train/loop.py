@@ -216,7 +216,7 @@ def fit(state: TrainState, run: RunDir, data: MNIST, console: Console, on_epoch:
             while state.step < steps and not stop:
                 idx = order[state.step * recipe.batch_size : (state.step + 1) * recipe.batch_size][mine]
                 x, y = training_batch(train_x[idx], augment, state.generator, side), train_y[idx]
-                loss, logits = train_step(state, layout(x), y, mixed, augment.mixup)
+                loss, logits = train_step(state, layout(x, recipe.channels_last), y, mixed, augment.mixup)
                 state.step += 1
                 meter.add(loss, logits, y)
                 if state.step % check_every == 0 or state.step == steps or (guard.received and world.size == 1):

@@ -67,7 +67,7 @@ class TrainState:
             if device.type != "cuda":
                 raise ZooError(SYNC_BATCHNORM_CPU)
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        model = place(model, device)
+        model = place(model, device, recipe.channels_last)
         trainable = model if world.size == 1 else DistributedDataParallel(model, device_ids=_ids(device))
         optimizer = build_optimizer(model.parameters(), recipe)
         scheduler = build_scheduler(optimizer, recipe, steps_per_epoch)
