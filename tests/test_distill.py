@@ -35,7 +35,11 @@ def short_recipe(**distill) -> Recipe:
 @pytest.mark.parametrize(
     ("distill", "message"),
     [
-        ({"teacher": "tiny-4k"}, r"weights_sha256 must be the 64 hex digits of tiny-4k's published weights, got ''"),
+        (
+            {"teacher": "tiny-4k"},
+            r"weights_sha256 must be the 64 hex digits of tiny-4k's published weights \(zoo/weights/tiny-4k.json\), "
+            "got ''",
+        ),
         ({"teacher": "tiny-4k", "weights_sha256": "ABC"}, r"weights_sha256 must be the 64 hex digits"),
         ({"weights_sha256": "0" * 64}, r"weights_sha256 is set but teacher is not"),
         ({"alpha": 1.5}, r"alpha must be in \[0, 1\], got 1.5"),

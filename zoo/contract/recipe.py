@@ -135,7 +135,7 @@ class Distill:
     """
 
     teacher: str = ""  # a registered model with published weights; "" = no distillation
-    weights_sha256: str = ""  # the teacher's published weights file, as `zoo list --pretrained` shows it
+    weights_sha256: str = ""  # the teacher's published weights file: "sha256" in zoo/weights/TEACHER.json
     temperature: float = 4.0  # T: softens both sides' logits
     alpha: float = 0.5  # the distillation term's share of the loss
 
@@ -144,7 +144,7 @@ class Distill:
         if self.teacher and not SHA256.fullmatch(self.weights_sha256):
             raise ZooError(
                 f"recipe.distill: weights_sha256 must be the 64 hex digits of {self.teacher}'s published "
-                f"weights, got {self.weights_sha256!r}"
+                f"weights (zoo/weights/{self.teacher}.json), got {self.weights_sha256!r}"
             )
         if self.weights_sha256 and not self.teacher:
             raise ZooError("recipe.distill: weights_sha256 is set but teacher is not")
