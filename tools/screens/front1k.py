@@ -62,6 +62,9 @@ SCREENS = {
     # sepnet-1k underfits (its last epoch's training accuracy is below its validation accuracy), and
     # distillation did not help it: resolution instead of parameters
     "sep-late-pool": (late_pool, 1_000, RECIPE),
+    # or train it closer to what it is judged on: the last 10 epochs on plain images, or all 30
+    "sep-plain-10": (sepnet_1k, 1_000, RECIPE.replace(plain_epochs=10)),
+    "sep-plain": (sepnet_1k, 1_000, RECIPE.replace(plain_epochs=30)),
     "dilated-20k-a": (lambda classes=10: dilated_net(10, 20, 16, (24, 28, 28), classes), 20_000, RECIPE),
     "dilated-100k-a": (lambda classes=10: dilated_net(16, 32, 24, (48, 64, 64), classes), 100_000, RECIPE),
     # dilated-6k's net with weight decay, which the frontier recipe has none of
