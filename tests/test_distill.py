@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
-import zoo
+from tests.test_train import short_recipe as train_recipe
 from zoo.contract.recipe import Distill, Recipe
 from zoo.errors import ZooError
 from zoo.hub.weights import get_weights
@@ -27,9 +27,8 @@ def pinned(**extra) -> dict:
 
 
 def short_recipe(**distill) -> Recipe:
-    """tiny-4k's recipe on 4,096 images for two epochs, distilled as `distill` says (nothing: not at all)."""
-    recipe = zoo.get_spec("tiny-4k").recipe.replace(epochs=2, batch_size=64, train_samples=4096)
-    return recipe.replace(distill=distill) if distill else recipe
+    """tiny-4k's short test recipe (tests/test_train.py), distilled as `distill` says (nothing: not at all)."""
+    return train_recipe("tiny-4k", **({"distill": distill} if distill else {}))
 
 
 @pytest.mark.parametrize(

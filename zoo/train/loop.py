@@ -162,16 +162,16 @@ def _new_state(name: str, recipe: Recipe, data: MNIST, seed: int, world: World) 
     n_train = recipe.train_samples or len(data.train_x)
     state = TrainState.start(name, get_spec(name).builder, recipe, seed, world, n_train)
     if recipe.side_at(0) != recipe.side_at(recipe.epochs - 1):
-        _check_takes_side(name, state.model, recipe.side_at(0))
+        _check_takes_side(name, state.model, recipe.side_at(0), recipe.channels_last)
     return state
 
 
-def _check_takes_side(name: str, model: torch.nn.Module, side: int) -> None:
+def _check_takes_side(name: str, model: torch.nn.Module, side: int, channels_last: bool) -> None:
     """A recipe's small images must fit its net (a dense head fixes the size): one line if not."""
     model.eval()
     try:
         with torch.no_grad():
-            model(layout(torch.zeros(2, 1, side, side, device=next(model.parameters()).device)))
+            model(layout(torch.zeros(2, 1, side, side, device=next(model.parameters()).device), channels_last))
     except RuntimeError as exc:
         why = first_line(exc)
         raise ZooError(f"recipe: small_side {side}: {name} cannot take {side}x{side} images ({why})") from None
