@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from zoo.contract import Gate, MaxParams, register_model
+from zoo.contract import Gate, MaxParams, get_spec, register_model
 from zoo.models._dilated import RECIPE, SOURCE, dilated_net
 from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
 from zoo.models.dilated_6k import dilated_6k
+from zoo.models.dilated_100k import dilated_100k
 from zoo.models.sepnet_1k import separable, separable_net, sepnet_1k
 
 
@@ -69,6 +70,9 @@ SCREENS = {
     "dilated-100k-a": (lambda classes=10: dilated_net(16, 32, 24, (48, 64, 64), classes), 100_000, RECIPE),
     # dilated-6k's net with weight decay, which the frontier recipe has none of
     "dilated-6k-wd": (lambda classes=10: dilated_6k(classes), 6_000, RECIPE.replace(weight_decay=5e-4)),
+    # toward the best single model: dilated-100k's net and recipe, its last 5 of 40 epochs on plain
+    # images (the lever that lifted sepnet-1k)
+    "d100k-plain-5": (dilated_100k, 100_000, get_spec("dilated-100k").recipe.replace(plain_epochs=5)),
 }
 
 for _name, (_builder, _budget, _recipe) in SCREENS.items():
