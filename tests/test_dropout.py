@@ -1,4 +1,4 @@
-"""PackedDropout: the same Bernoulli(1 - p) mask as nn.Dropout from a quarter of the random draws."""
+"""PackedDropout: the same Bernoulli(1 - p) mask as nn.Dropout from a quarter (or an eighth) of the draws."""
 
 from __future__ import annotations
 
@@ -7,19 +7,46 @@ import math
 import pytest
 import torch
 
-from zoo.models.blocks import LEVELS, PackedDropout, keep_mask
+from zoo.models.blocks import PackedDropout, cut_dropout_draws, keep_mask
+from zoo.models.gapnet import gapnet
 
 
+@pytest.mark.parametrize("bits", [16, 8])
 @pytest.mark.parametrize("p", [0.05, 0.2, 0.5])
-def test_the_mask_keeps_each_place_with_probability_one_minus_p(p):
+def test_the_mask_keeps_each_place_with_probability_one_minus_p(p, bits):
     torch.manual_seed(0)
-    n = 1_000_003  # not a multiple of four: the last draw is cut
-    kept = keep_mask(torch.Size([n]), p, torch.device("cpu")).double()
-    exact = 1 - round(p * LEVELS) / LEVELS
-    assert abs(exact - (1 - p)) < 1 / LEVELS
+    n, levels = 1_000_003, 1 << bits  # n not a multiple of four or eight: the last draw is cut
+    kept = keep_mask(torch.Size([n]), p, torch.device("cpu"), bits).double()
+    exact = 1 - round(p * levels) / levels
+    assert abs(exact - (1 - p)) <= 0.5 / levels
     assert abs(kept.mean().item() - exact) < 5 * math.sqrt(exact * (1 - exact) / n)  # five standard errors
     pairs = kept[: n - 1].view(-1) * kept[1:]  # neighbours (often from one 64-bit draw) independent
     assert abs(pairs.mean().item() - exact**2) < 5 * math.sqrt(exact**2 * (1 - exact**2) / n)
+
+
+@pytest.mark.parametrize("bits", [16, 8])
+def test_a_mask_of_n_places_takes_n_times_bits_over_64_draws(bits):
+    """The point of cutting finer: 8-bit numbers take half the Mersenne Twister draws of 16-bit ones."""
+    n = 1_001
+    torch.manual_seed(5)
+    keep_mask(torch.Size([n]), 0.1, torch.device("cpu"), bits)
+    after_mask = torch.randint(0, 1 << 30, (4,))
+    torch.manual_seed(5)
+    torch.randint(-(1 << 63), (1 << 63) - 1, (-(-n * bits // 64),), dtype=torch.int64)
+    assert torch.equal(torch.randint(0, 1 << 30, (4,)), after_mask)
+
+
+def test_cutting_a_models_draws_reaches_every_dropout_and_changes_its_masks():
+    model = gapnet().train()
+    x = torch.randn(4, 1, 28, 28)
+    torch.manual_seed(2)
+    sixteen = model(x)
+    assert cut_dropout_draws(model, 8) is model
+    assert {m.bits for m in model.modules() if isinstance(m, PackedDropout)} == {8}
+    assert "bits=8" in repr(model)
+    torch.manual_seed(2)
+    assert not torch.equal(model(x), sixteen)
+    assert torch.equal(model.eval()(x), cut_dropout_draws(model, 16).eval()(x))  # evaluation never draws
 
 
 def test_training_scales_what_is_kept_and_the_gradient_follows_the_mask():

@@ -22,6 +22,7 @@ from tests.conftest import run_zoo
 from zoo import artifacts
 from zoo.contract.recipe import Augment
 from zoo.errors import ZooError
+from zoo.models.blocks import PackedDropout
 from zoo.train import device, resume, train
 from zoo.train.device import autocast
 from zoo.train.distributed import World
@@ -175,6 +176,30 @@ def test_the_recipe_picks_the_memory_layout_and_so_the_bytes(mnist_lite, tmp_pat
         layouts[name] = set(seen)
     assert layouts == {"cl": {(False, True)}, "plain": {(True, False)}}
     assert (tmp_path / "cl/model.safetensors").read_bytes() != (tmp_path / "plain/model.safetensors").read_bytes()
+
+
+def test_the_recipe_cuts_the_dropout_draws_and_so_the_bytes(mnist_lite, tmp_path, monkeypatch):
+    """dropout_bits 8 reaches every PackedDropout of the model the loop trains, and trains other bytes."""
+    import zoo.train.loop as loop
+
+    seen = set()
+    real = loop.train_step
+
+    def watched(state, x, *args):
+        seen.update(m.bits for m in state.model.modules() if isinstance(m, PackedDropout))
+        return real(state, x, *args)
+
+    monkeypatch.setattr(loop, "train_step", watched)
+    cuts = {}
+    for bits in (16, 8):
+        seen.clear()
+        recipe = short_recipe("gapnet", epochs=1, dropout_bits=bits)
+        train("gapnet", recipe, mnist_lite, tmp_path / str(bits), seed=3, progress=False, plots=False)
+        cuts[bits] = set(seen)
+    assert cuts == {16: {16}, 8: {8}}
+    assert (tmp_path / "8/model.safetensors").read_bytes() != (tmp_path / "16/model.safetensors").read_bytes()
+    with pytest.raises(ZooError, match=r"recipe: dropout_bits must be one of \(8, 16\), got 12"):
+        recipe.replace(dropout_bits=12)
 
 
 def test_a_checkpoint_without_the_average_its_recipe_keeps_is_refused(mnist):

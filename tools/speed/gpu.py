@@ -27,6 +27,7 @@ from zoo.data.augment import training_batch
 from zoo.data.mnist import MNIST, load_mnist
 from zoo.errors import first_line
 from zoo.hub.builder import create_model
+from zoo.models.blocks import cut_dropout_draws
 from zoo.train.device import place
 from zoo.train.evaluate import loss_and_accuracy, predict
 from zoo.train.step import lr_schedule
@@ -123,7 +124,7 @@ def train_seed(data: MNIST, recipe: Recipe, seed: int, graphed: bool) -> SeedRes
     torch.manual_seed(seed)
     n_train = recipe.train_samples or len(data.train_x)
     steps, batch = n_train // recipe.batch_size, recipe.batch_size
-    model = place(create_model(MODEL), device).train()
+    model = place(cut_dropout_draws(create_model(MODEL), recipe.dropout_bits), device).train()
     step = Step(model, data, recipe, steps)
     side = torch.cuda.Stream() if graphed else None
 

@@ -68,6 +68,8 @@ AUGMENT_RANGES = {
     "mixup": NON_NEGATIVE,
 }
 DISTILL_RANGES = {"temperature": POSITIVE, "alpha": FRACTION}
+DROPOUT_BITS = (8, 16)  # the widths PackedDropout may cut a 64-bit draw into
+
 RECIPE_RANGES = {
     "lr": POSITIVE,
     "momentum": PROPER_FRACTION,
@@ -173,6 +175,7 @@ class Recipe:
     sync_batchnorm: bool = False  # several ranks: BatchNorm statistics over the global batch, not each slice
     precision: str = "auto"  # training step: auto = bf16 autocast on CUDA only; bf16 = also on CPUs with native bf16
     channels_last: bool = True  # the training step's memory layout; False: the plain (NCHW) one
+    dropout_bits: int = 16  # PackedDropout cuts each 64-bit draw into 16-bit (p to 1/65,536) or 8-bit (1/256) numbers
     ema_decay: float = 0.0  # validate, test and publish a per-step moving average of the weights; 0 = off
     plain_epochs: int = 0  # the last N epochs train on the images as they are: no warp, colour or MixUp
     small_epochs: int = 0  # the first N epochs (never the last) train on images shrunk to small_side pixels
@@ -192,6 +195,8 @@ class Recipe:
             raise ZooError(
                 f"recipe: batch_size must be at most train_samples={self.train_samples:,}, got {self.batch_size:,}"
             )
+        if self.dropout_bits not in DROPOUT_BITS:
+            raise ZooError(f"recipe: dropout_bits must be one of {DROPOUT_BITS}, got {self.dropout_bits!r}")
         if not 0 <= self.plain_epochs <= self.epochs:
             raise ZooError(f"recipe: plain_epochs must be in [0, epochs={self.epochs}], got {self.plain_epochs}")
 

@@ -5,35 +5,62 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-LEVELS = 1 << 16  # the values a 16-bit number takes
+MASK_DTYPES = {8: torch.int8, 16: torch.int16}  # the widths a 64-bit draw may be cut into
 
 
-def keep_mask(shape: torch.Size, p: float, device: torch.device) -> Tensor:
-    """True with probability 1 - p (p rounded to 1/65,536) at each place of `shape`."""
-    n = shape.numel()
-    draws = torch.randint(-(1 << 63), (1 << 63) - 1, ((n + 3) // 4,), dtype=torch.int64, device=device)
-    return draws.view(torch.int16)[:n].view(shape) >= round(p * LEVELS) - LEVELS // 2
+def keep_mask(shape: torch.Size, p: float, device: torch.device, bits: int = 16) -> Tensor:
+    """True with probability 1 - p (p rounded to 1/2**bits) at each place of `shape`.
+
+    Each 64-bit draw is cut into 64 / bits numbers of `bits` bits, read as signed integers.
+    """
+    n, levels = shape.numel(), 1 << bits
+    n_draws = -(-n * bits // 64)  # ceil(n / numbers per draw)
+    draws = torch.randint(-(1 << 63), (1 << 63) - 1, (n_draws,), dtype=torch.int64, device=device)
+    return draws.view(MASK_DTYPES[bits])[:n].view(shape) >= round(p * levels) - levels // 2
 
 
 class PackedDropout(nn.Dropout):
-    """`nn.Dropout` (same p, same place in a model, nothing in the state dict) from a quarter of the draws.
+    """`nn.Dropout` (same p, same place in a model, nothing in the state dict) from a fraction of the draws.
 
     `nn.Dropout` on a CPU draws one Bernoulli number per activation from the Mersenne Twister, one
     after another: in a small convnet's training step that costs as much as the convolutions
     around it. Here each 64-bit draw is cut into four 16-bit numbers (`keep_mask`): the same
-    Bernoulli(1 - p) mask with p rounded to 1/65,536. The draws come from the global generator, so
-    seeding, checkpointed generator states and resumed runs behave as with `nn.Dropout`. The
-    scaled mask takes x's memory layout (`empty_like`): multiplying a channels_last activation by a
-    contiguous mask, forward and backward, would leave the vectorised elementwise path.
+    Bernoulli(1 - p) mask with p rounded to 1/65,536. A recipe may cut them finer
+    (`Recipe.dropout_bits` 8, set by `cut_dropout_draws`): eight numbers a draw, half the draws
+    again, with p rounded to 1/256 (0.05 keeps 243 of 256). The draws come from the global
+    generator, so seeding, checkpointed generator states and resumed runs behave as with
+    `nn.Dropout`. The scaled mask takes x's memory layout (`empty_like`): multiplying a
+    channels_last activation by a contiguous mask, forward and backward, would leave the
+    vectorised elementwise path.
     """
+
+    def __init__(self, p: float = 0.5, inplace: bool = False, bits: int = 16) -> None:
+        super().__init__(p, inplace)
+        self.bits = bits
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or self.p == 0:
             return x
         if self.p == 1:
             return torch.zeros_like(x)
-        scale = torch.empty_like(x).copy_(keep_mask(x.shape, self.p, x.device)).mul_(1.0 / (1.0 - self.p))
+        mask = keep_mask(x.shape, self.p, x.device, self.bits)
+        scale = torch.empty_like(x).copy_(mask).mul_(1.0 / (1.0 - self.p))
         return x * scale
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, bits={self.bits}"
+
+
+def cut_dropout_draws(model: nn.Module, bits: int) -> nn.Module:
+    """Make every `PackedDropout` in `model` cut its 64-bit draws into `bits`-bit numbers.
+
+    How finely the draws are cut changes which places are dropped, so it is a recipe's choice
+    (`Recipe.dropout_bits`), set on the model the loop trains; evaluation never draws.
+    """
+    for module in model.modules():
+        if isinstance(module, PackedDropout):
+            module.bits = bits
+    return model
 
 
 def conv_bn_relu(

@@ -24,6 +24,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from zoo.contract.recipe import Recipe
 from zoo.errors import ZooError
+from zoo.models.blocks import cut_dropout_draws
 from zoo.train.device import place, synchronize
 from zoo.train.distributed import World
 from zoo.train.step import build_ema, build_optimizer, build_scheduler
@@ -62,7 +63,7 @@ class TrainState:
         """A fresh model seeded by `seed` (the same on every rank), the recipe's optimizer and schedule."""
         device, steps_per_epoch = world.device, n_train // recipe.batch_size
         torch.manual_seed(seed)
-        model = builder()
+        model = cut_dropout_draws(builder(), recipe.dropout_bits)
         if world.size > 1 and recipe.sync_batchnorm:
             if device.type != "cuda":
                 raise ZooError(SYNC_BATCHNORM_CPU)
