@@ -172,6 +172,15 @@ def test_finished_run_is_not_overwritten(trained):
     assert (trained / "model.safetensors").read_bytes() == before
 
 
+def test_a_run_cut_shorter_than_its_plain_epochs_trains(tmp_path):
+    """sepnet-1k ends on 10 plain epochs; `--epochs 1` must still run (its one epoch plain)."""
+    proc = run_zoo(
+        "train", "sepnet-1k", "--epochs", "1", "--train-samples", "1024", "--out", str(tmp_path / "r"), "--quiet"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "sepnet-1k seed 0: test accuracy" in proc.stdout
+
+
 def test_batch_size_larger_than_the_data_set():
     one_line_error(
         run_zoo("train", "tiny-4k", "--batch-size", "60000", "--quiet"), 1, r"batch size 60,000 is larger than"

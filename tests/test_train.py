@@ -119,6 +119,8 @@ def test_plain_epochs_train_exactly_as_a_recipe_without_augmentation(mnist_lite,
     assert [last.augment_at(e) for e in range(recipe.epochs)] == [recipe.augment] * (recipe.epochs - 1) + [Augment()]
     ending = recipe.replace(plain_epochs=recipe.epochs)
     assert [ending.augment_at(e) for e in range(recipe.epochs)] == [Augment()] * recipe.epochs
+    cut_short = recipe.replace(plain_epochs=10 * recipe.epochs)  # `--epochs 1` on sepnet-1k's 10 plain epochs
+    assert [cut_short.augment_at(e) for e in range(recipe.epochs)] == [Augment()] * recipe.epochs
     train("tiny-4k", ending, mnist_lite, tmp_path / "ending", seed=3, progress=False, plots=False)
     plain = dataclasses.replace(recipe, augment=Augment())
     train("tiny-4k", plain, mnist_lite, tmp_path / "plain", seed=3, progress=False, plots=False)

@@ -177,7 +177,7 @@ class Recipe:
     channels_last: bool = True  # the training step's memory layout; False: the plain (NCHW) one
     dropout_bits: int = 16  # PackedDropout cuts each 64-bit draw into 16-bit (p to 1/65,536) or 8-bit (1/256) numbers
     ema_decay: float = 0.0  # validate, test and publish a per-step moving average of the weights; 0 = off
-    plain_epochs: int = 0  # the last N epochs train on the images as they are: no warp, colour or MixUp
+    plain_epochs: int = 0  # the last N epochs (all, if fewer) train on the images as they are: no warp, colour or MixUp
     small_epochs: int = 0  # the first N epochs (never the last) train on images shrunk to small_side pixels
     small_side: int = 20  # the shrunk images' side, in pixels
     augment: Augment = field(default_factory=Augment)
@@ -197,14 +197,14 @@ class Recipe:
             )
         if self.dropout_bits not in DROPOUT_BITS:
             raise ZooError(f"recipe: dropout_bits must be one of {DROPOUT_BITS}, got {self.dropout_bits!r}")
-        if not 0 <= self.plain_epochs <= self.epochs:
-            raise ZooError(f"recipe: plain_epochs must be in [0, epochs={self.epochs}], got {self.plain_epochs}")
 
     def augment_at(self, epoch: int) -> Augment:
         """Epoch `epoch`'s (0-based) augmentation: the recipe's, or none in the last `plain_epochs`.
 
         Ending on plain images lets a small net that the warp keeps underfitting settle on the
-        distribution it is validated and tested on, as YOLOX ends without its mosaic.
+        distribution it is validated and tested on, as YOLOX ends without its mosaic. A run cut
+        shorter than `plain_epochs` (`--epochs 1`, a quick gate, a throughput probe) is all plain:
+        it keeps what the recipe's last epochs are.
         """
         return Augment() if epoch >= self.epochs - self.plain_epochs else self.augment
 
