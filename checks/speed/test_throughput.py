@@ -1,10 +1,11 @@
 """Every registered model's training images/s, in one process and in single-threaded ranks (`nox -s speed`).
 
-Each row trains the model's registered recipe for about five warm seconds on the real loop
-(`tools.speed.throughput`): in one process with OpenMP's threads over the cores (`zoo train`'s
-default), and, where the batch splits into shares of 64 images or more, in one single-threaded
-torchrun rank per core (`zoo train --nproc N`). The rows are the evidence for the default layout on
-this machine; `tools.speed.table` sets them beside the figures measured before this work.
+Each row trains the model's registered recipe for three rounds of about three warm seconds on the
+real loop (`tools.speed.throughput`; the median round is the figure): in one process with OpenMP's
+threads over the cores (`zoo train`'s default), and, where the batch splits into shares of 64
+images or more, in one single-threaded torchrun rank per core (`zoo train --nproc N`). The rows are
+the evidence for the default layout on this machine; `tools.speed.table` sets them beside the
+figures measured before this work.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 from zoo.contract.registry import get_spec, list_models
 from zoo.train.distributed import usable_cores
 
-SECONDS = os.environ.get("ZOO_SPEED_SECONDS", "5")  # of timed training per row
+SECONDS = os.environ.get("ZOO_SPEED_SECONDS", "3")  # of timed training per round
 MIN_SHARE = 64  # images of the batch per rank: fewer, and BatchNorm's statistics are no longer the recipe's
 
 

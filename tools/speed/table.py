@@ -72,8 +72,8 @@ def throughput(results: dict, before: dict | None = None) -> str:
     figure of an earlier sitting (`before`, the same benchmark's JSON) with its precision."""
     now, then = _by_layout(results), _by_layout(before or {"benchmarks": []})
     lines = [
-        f"Training images/s on {machine(results)}: each registered recipe on the real loop, timed over about "
-        "five seconds of training after a 20-step warm-up.",
+        f"Training images/s on {machine(results)}: each registered recipe on the real loop, the median of three "
+        "rounds of about three seconds of training each, after a 20-step warm-up.",
         "",
         "| model | batch | precision | one process (default) | ranks x 1 thread | ranks vs one process "
         "| before: one process | now vs before |",
