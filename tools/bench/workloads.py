@@ -19,6 +19,7 @@ import zoo
 from zoo.contract.recipe import Recipe
 from zoo.data.augment import augment, training_batch
 from zoo.data.mnist import to_unit
+from zoo.models.blocks import cut_dropout_draws
 from zoo.train.step import loss_and_logits
 
 GAPNET_SGD = {"lr": 0.01, "momentum": 0.95, "nesterov": True}
@@ -46,9 +47,11 @@ def reference(batch: int, device: torch.device) -> Workload:
 
 
 def train_step(name: str, batch_fn, device: torch.device, **sgd) -> Workload:
-    """One SGD step of `name` on whatever `batch_fn` returns, its loss by the trainer's own code."""
+    """One SGD step of `name` on whatever `batch_fn` returns, its loss by the trainer's own code and
+    its dropout masks cut as its recipe cuts them (the rest of the recipe, precision and layout, is
+    left out: a row counts the model's own work, comparable across recipes)."""
     torch.manual_seed(0)
-    model = zoo.create_model(name).to(device).train()
+    model = cut_dropout_draws(zoo.create_model(name), zoo.get_spec(name).recipe.dropout_bits).to(device).train()
     optimizer = torch.optim.SGD(model.parameters(), **{"lr": 1e-3, "momentum": 0.9, **sgd})
 
     def step():
