@@ -74,6 +74,8 @@ SCREENS = {
     # toward the best single model: dilated-100k's net and recipe, its last 5 of 40 epochs on plain
     # images (the lever that lifted sepnet-1k)
     "d100k-plain-5": (dilated_100k, 100_000, get_spec("dilated-100k").recipe.replace(plain_epochs=5)),
+    # or the same recipe half as long again: its validation still rose over the last 10 of 40 epochs
+    "d100k-60": (dilated_100k, 100_000, get_spec("dilated-100k").recipe.replace(epochs=60)),
     # tiny-8k-aug's net and recipe taught by dilated-20k: toward its consistency budget (the last 3 of
     # 14 epochs at 99.40% or more on validation), which no recipe of its own has held
     "t8a-kd-t4": (tiny_8k_aug, 8_000, ONE_CYCLE_RECIPE.replace(distill={**TEACHER, "temperature": 4.0, "alpha": 0.5})),
