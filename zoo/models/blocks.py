@@ -5,7 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-MASK_DTYPES = {8: torch.int8, 16: torch.int16}  # the widths a 64-bit draw may be cut into
+from zoo.contract.recipe import DROPOUT_BITS
+
+# the integer type of each width a recipe may cut a 64-bit draw into (`Recipe.dropout_bits`)
+MASK_DTYPES = {bits: getattr(torch, f"int{bits}") for bits in DROPOUT_BITS}
 
 
 def keep_mask(shape: torch.Size, p: float, device: torch.device, bits: int = 16) -> Tensor:
