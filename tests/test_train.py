@@ -157,19 +157,28 @@ def test_small_epochs_train_on_shrunk_images_then_full_ones(mnist_lite, tmp_path
         recipe.replace(small_side=30)
 
 
-def test_the_recipe_picks_the_memory_layout_and_so_the_bytes(mnist_lite, tmp_path, monkeypatch):
-    """channels_last (the default) or the plain layout: the model's weights are in it at every step."""
+def _before_each_step(monkeypatch, look):
+    """Call `look(state)` before every training step of the loop."""
     import zoo.train.loop as loop
 
-    seen = set()
     real = loop.train_step
 
-    def watched(state, x, *args):
-        weight = state.model[1][0].weight  # the second conv: 16 x 10 x 3 x 3, where the layouts differ
-        seen.add((weight.is_contiguous(), weight.is_contiguous(memory_format=torch.channels_last)))
-        return real(state, x, *args)
+    def watched(state, *args):
+        look(state)
+        return real(state, *args)
 
     monkeypatch.setattr(loop, "train_step", watched)
+
+
+def test_the_recipe_picks_the_memory_layout_and_so_the_bytes(mnist_lite, tmp_path, monkeypatch):
+    """channels_last (the default) or the plain layout: the model's weights are in it at every step."""
+    seen = set()
+
+    def layout_of(state):
+        weight = state.model[1][0].weight  # the second conv: 16 x 10 x 3 x 3, where the layouts differ
+        seen.add((weight.is_contiguous(), weight.is_contiguous(memory_format=torch.channels_last)))
+
+    _before_each_step(monkeypatch, layout_of)
     layouts = {}
     for name, last in (("cl", True), ("plain", False)):
         seen.clear()
@@ -182,16 +191,10 @@ def test_the_recipe_picks_the_memory_layout_and_so_the_bytes(mnist_lite, tmp_pat
 
 def test_the_recipe_cuts_the_dropout_draws_and_so_the_bytes(mnist_lite, tmp_path, monkeypatch):
     """dropout_bits 8 reaches every PackedDropout of the model the loop trains, and trains other bytes."""
-    import zoo.train.loop as loop
-
     seen = set()
-    real = loop.train_step
-
-    def watched(state, x, *args):
-        seen.update(m.bits for m in state.model.modules() if isinstance(m, PackedDropout))
-        return real(state, x, *args)
-
-    monkeypatch.setattr(loop, "train_step", watched)
+    _before_each_step(
+        monkeypatch, lambda state: seen.update(m.bits for m in state.model.modules() if isinstance(m, PackedDropout))
+    )
     cuts = {}
     for bits in (16, 8):
         seen.clear()
