@@ -42,17 +42,31 @@ FINISHED_FILES = {
 }
 
 
+TEARDOWN_WITNESS = """
+import atexit, os, pathlib
+who = "rank" + os.environ["RANK"] if "RANK" in os.environ else "launcher"
+atexit.register(pathlib.Path(os.environ["ZOO_TEST_TEARDOWN"], who).touch)
+"""
+
+
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory):
-    """One uninterrupted two-process run, shared by the tests below."""
+    """One uninterrupted two-process run, shared by the tests below.
+
+    A `sitecustomize` on the ranks' path leaves a file for each rank that reaches Python's teardown.
+    """
     out = tmp_path_factory.mktemp("ddp") / "whole"
-    done = run_zoo("train", MODEL, *ARGS, "--nproc", "2", "--out", str(out))
+    witness, teardown = tmp_path_factory.mktemp("witness"), tmp_path_factory.mktemp("teardown")
+    (witness / "sitecustomize.py").write_text(TEARDOWN_WITNESS)
+    path = os.pathsep.join(filter(None, [str(witness), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path, "ZOO_TEST_TEARDOWN": str(teardown)}
+    done = run_zoo("train", MODEL, *ARGS, "--nproc", "2", "--out", str(out), env=env)
     assert done.returncode == 0, done.stderr
-    return out, done
+    return out, done, teardown
 
 
 def test_two_ranks_write_one_complete_run_directory(two_ranks):
-    out, done = two_ranks
+    out, done, _ = two_ranks
     assert {p.name for p in out.iterdir()} == FINISHED_FILES
     assert json.loads((out / "config.json").read_text())["world_size"] == 2
     history = (out / "metrics.jsonl").read_text().splitlines()
@@ -61,8 +75,18 @@ def test_two_ranks_write_one_complete_run_directory(two_ranks):
     assert "Traceback" not in done.stderr
 
 
+def test_ranks_end_without_python_teardown(two_ranks):
+    """A gloo worker thread that drops a finished collective's tensors while Python finalizes aborts
+    its rank ("terminate called without an active exception"); a rank that never finalizes cannot.
+
+    The launcher is not a rank and goes through teardown as usual: its file shows the witness works.
+    """
+    *_, teardown = two_ranks
+    assert sorted(p.name for p in teardown.iterdir()) == ["launcher"]
+
+
 def test_two_ranks_see_every_image_once_per_epoch(two_ranks):
-    out, _ = two_ranks
+    out, _, _ = two_ranks
     results = json.loads((out / "results.json").read_text())
     steps = OVERRIDES["train_samples"] // OVERRIDES["batch_size"]
     for line in (out / "metrics.jsonl").read_text().splitlines():
@@ -74,7 +98,7 @@ def test_two_ranks_see_every_image_once_per_epoch(two_ranks):
 
 def test_validation_shared_by_two_ranks_is_the_whole_split(two_ranks, mnist):
     """Each rank validates half the images; the recorded figure is the whole split's, as one process sees it."""
-    out, _ = two_ranks
+    out, _, _ = two_ranks
     model, _ = load_weights(out / "model.safetensors", create_model)
     loss, accuracy = loss_and_accuracy(predict(model, mnist.val_x), mnist.val_y)
     last = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
@@ -83,7 +107,7 @@ def test_validation_shared_by_two_ranks_is_the_whole_split(two_ranks, mnist):
 
 
 def test_two_ranks_match_one_process_within_half_a_point(two_ranks, mnist, tmp_path):
-    out, _ = two_ranks
+    out, _, _ = two_ranks
     recipe = get_spec(MODEL).recipe.replace(**OVERRIDES)
     one = train(MODEL, recipe, mnist, tmp_path / "one", seed=SEED, progress=False, plots=False)
     two = json.loads((out / "results.json").read_text())
@@ -108,7 +132,7 @@ def _wait_for_first_epoch(launcher: subprocess.Popen, out) -> None:
 
 def test_sigterm_to_the_launcher_then_resume_is_bit_identical(two_ranks, tmp_path):
     """All ranks stop at one step, rank 0 saves; resuming under two ranks gives the same weights."""
-    whole, _ = two_ranks
+    whole, _, _ = two_ranks
     cut = tmp_path / "cut"
     launcher = _launch_two_ranks(cut)
     _wait_for_first_epoch(launcher, cut)
@@ -225,7 +249,7 @@ def _ranks_of(launcher: subprocess.Popen, timeout: float = 120) -> list[int]:
 
 def test_a_killed_rank_stops_every_process_in_one_line_and_the_run_resumes(two_ranks, tmp_path):
     """SIGKILL to rank 1 mid-epoch: all stop within seconds, one line names the rank and the signal."""
-    whole, _ = two_ranks
+    whole, _, _ = two_ranks
     cut = tmp_path / "cut"
     launcher = _launch_two_ranks(cut)
     rank1 = max(_ranks_of(launcher))  # torchrun starts local rank 0 first
@@ -368,7 +392,7 @@ def test_two_torchrun_nodes_write_one_run_and_resume_after_a_node_stops(two_rank
     """Two nodes train into one run directory; a node stopped mid-run (SIGTERM to its agent, as a
     scheduler does) stops both at one step with a checkpoint, and `--resume` on the same two-node
     layout ends with the weights of an uninterrupted run, bytes equal."""
-    whole, _ = two_ranks
+    whole, _, _ = two_ranks
     cut = tmp_path / "cut"
     nodes = _two_nodes(*ARGS, "--out", str(cut))
     _wait_for_first_epoch(nodes[0], cut)

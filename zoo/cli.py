@@ -702,6 +702,19 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     args.argv = argv
+    try:
+        exit_code = _run(args)
+    finally:
+        left_group = _leave_process_group()
+    if left_group:  # a torchrun rank: see zoo.train.distributed.end_rank
+        from zoo.train.distributed import end_rank
+
+        end_rank(exit_code)
+    return exit_code
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The subcommand's exit code; every error it raises as one line (a traceback only with --debug)."""
     who = "zoo" if _main_rank() else f"zoo[rank {os.environ['RANK']}]"
     try:
         return args.func(args)
@@ -726,8 +739,6 @@ def main(argv: list[str] | None = None) -> int:
         if not _kept_for_launcher(line):
             print(f"{who}: {line} (zoo --debug ... shows the traceback)", file=sys.stderr)
         return EXIT_ERROR
-    finally:
-        _leave_process_group()
 
 
 def _kept_for_launcher(line: str) -> bool:
@@ -738,11 +749,12 @@ def _kept_for_launcher(line: str) -> bool:
     return report_rank_error(line)
 
 
-def _leave_process_group() -> None:
-    if "torch.distributed" in sys.modules:
-        from zoo.train.distributed import leave
+def _leave_process_group() -> bool:
+    if "torch.distributed" not in sys.modules:
+        return False
+    from zoo.train.distributed import leave
 
-        leave()
+    return leave()
 
 
 if __name__ == "__main__":

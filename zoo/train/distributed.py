@@ -15,10 +15,11 @@ import os
 import re
 import shutil
 import signal
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 import torch.distributed as dist
@@ -125,10 +126,30 @@ def join(device: torch.device) -> World:
     return World(rank, size, device)
 
 
-def leave() -> None:
-    """Leave the process group, if this process joined one."""
+def leave() -> bool:
+    """Leave the process group, if this process joined one; True if it did."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+        return True
+    return False
+
+
+def end_rank(exit_code: int) -> NoReturn:
+    """End a rank's process with `exit_code` once its work is written, skipping the interpreter's teardown.
+
+    A gloo worker thread can drop its last reference to a finished collective a moment after the
+    collective returned. When the tensors it held were also Python tensors, dropping them takes the
+    GIL; while Python is finalizing, that thread is ended inside a C++ destructor and the rank aborts
+    with "terminate called without an active exception" (SIGABRT). destroy_process_group does not
+    stop those threads once DistributedDataParallel has been built, so only a rank that never
+    finalizes is safe. Every file the run writes is closed (and renamed into place) by now; the
+    console streams and log handlers are flushed here.
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed or broken pipe: nothing left to flush
+            stream.flush()
+    os._exit(exit_code)
 
 
 def usable_cores() -> int:
