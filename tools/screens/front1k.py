@@ -50,6 +50,9 @@ TEACHER = {
     "weights_sha256": "64b529cd024c02c1090a4cbd11357cd6920ec2ada31e32691d039dc35b58ded8",
 }
 
+# dilated-100k's recipe as it was when the d100k screens trained (it has taken their 60 epochs since)
+D100K_40 = get_spec("dilated-100k").recipe.replace(epochs=40)
+
 SCREENS = {
     # name: (builder, parameter budget, recipe)
     "sep-a": (lambda classes=10: separable_net(8, (10, 10, 10), 0.05, classes), 1_000, RECIPE),
@@ -73,9 +76,9 @@ SCREENS = {
     "dilated-6k-wd": (lambda classes=10: dilated_6k(classes), 6_000, RECIPE.replace(weight_decay=5e-4)),
     # toward the best single model: dilated-100k's net and recipe, its last 5 of 40 epochs on plain
     # images (the lever that lifted sepnet-1k)
-    "d100k-plain-5": (dilated_100k, 100_000, get_spec("dilated-100k").recipe.replace(plain_epochs=5)),
+    "d100k-plain-5": (dilated_100k, 100_000, D100K_40.replace(plain_epochs=5)),
     # or the same recipe half as long again: its validation still rose over the last 10 of 40 epochs
-    "d100k-60": (dilated_100k, 100_000, get_spec("dilated-100k").recipe.replace(epochs=60)),
+    "d100k-60": (dilated_100k, 100_000, D100K_40.replace(epochs=60)),
     # tiny-8k-aug's net and recipe taught by dilated-20k: toward its consistency budget (the last 3 of
     # 14 epochs at 99.40% or more on validation), which no recipe of its own has held
     "t8a-kd-t4": (tiny_8k_aug, 8_000, ONE_CYCLE_RECIPE.replace(distill={**TEACHER, "temperature": 4.0, "alpha": 0.5})),
