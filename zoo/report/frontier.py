@@ -58,7 +58,7 @@ class FrontierRow:
     ours: LeaderboardRow | None  # the leaderboard row holding the place (None: no recorded model reaches it)
     public: PublicEntry | None
     best_under: LeaderboardRow | None = None  # the most accurate model of record under the place's count
-    screens: tuple[Screen, ...] = ()  # the experiments under the place's count
+    screens: tuple[Screen, ...] = ()  # the experiments under the place's count (all, with no count)
 
     @property
     def met(self) -> bool:
@@ -109,9 +109,8 @@ def _best_under(place: Place, recorded: list[LeaderboardRow]) -> LeaderboardRow 
 
 
 def _screens_under(place: Place, screens: Sequence[Screen]) -> tuple[Screen, ...]:
-    if place.max_params is None:
-        return ()
-    return tuple(s for s in screens if s.params < place.max_params)
+    """The screens under the place's count; every screen, for the best single model (no count)."""
+    return tuple(s for s in screens if place.max_params is None or s.params < place.max_params)
 
 
 def _ours(place: Place, recorded: list[LeaderboardRow]) -> LeaderboardRow | None:
@@ -141,7 +140,7 @@ def frontier_table(rows: list[FrontierRow]) -> str:
 def _cells(row: FrontierRow) -> list[str]:
     public = _public_cell(row.public)
     beats = {None: "—", True: "yes", False: "no"}[row.beats_public]
-    under = [_best_under_cell(row), _screens_cell(row.screens) if row.place.max_params is not None else "—"]
+    under = [_best_under_cell(row), _screens_cell(row.screens)]
     if row.ours is None:
         return [row.place.goal, "no", "none reaches it", "—", "—", "—", "—", *under, public, beats]
     r = row.ours
