@@ -109,3 +109,33 @@ class GlobalAvgPool(nn.Module):
 
     def forward(self, x):
         return x.mean((2, 3), keepdim=self.keepdim)
+
+
+class ShiftAverage(nn.Module):
+    """Test-time augmentation as part of the net: in eval mode, the mean of `net`'s logits over the
+    image and its four one-pixel shifts (up, down, left, right); in training mode, `net` alone.
+
+    Declared in the architecture rather than bolted onto evaluation, so everything that measures the
+    model in eval mode counts the five passes (multiply-adds, activation memory, latency), and what
+    is exported, quantized or published is the net that was scored. The shifts pad by repeating the
+    border (MNIST's border is background) and crop back to the input's size; the views run one after
+    another, so the peak activation memory is one view's, not five.
+    """
+
+    SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))  # (rows, columns) the content moves by
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training:
+            return self.net(x)
+        height, width = x.shape[-2:]
+        padded = nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
+        total = None
+        for dy, dx in self.SHIFTS:
+            view = padded[..., 1 - dy : 1 - dy + height, 1 - dx : 1 - dx + width]
+            logits = self.net(view)
+            total = logits if total is None else total + logits
+        return total / len(self.SHIFTS)
