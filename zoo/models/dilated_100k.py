@@ -17,30 +17,27 @@ RECIPE_100K = RECIPE.replace(
 )
 
 
-@register_model(
-    "dilated-100k",
-    constraints=constraints(100_000, flash_kb=128),
-    recipe=RECIPE_100K,
-    gate=Gate(target=0.997, seeds=3, quick=QuickGate(epochs=1, floor=0.95), cpu_minutes=30),
-    budgets=[MaxEpochs(60)],
-    source=SOURCE,
-)
+def _spec() -> dict:
+    """What both registrations of this net declare: the same constraints, recipe, gate and budget."""
+    return {
+        "constraints": constraints(100_000, flash_kb=128),
+        "recipe": RECIPE_100K,
+        "gate": Gate(target=0.997, seeds=3, quick=QuickGate(epochs=1, floor=0.95), cpu_minutes=30),
+        "budgets": [MaxEpochs(60)],
+        "source": SOURCE,
+    }
+
+
+@register_model("dilated-100k", **_spec())
 def dilated_100k(classes: int = 10) -> nn.Module:
     """Widths 16,32,24 (stem, pool, squeeze) and 48,64,64 (the three 3x3 convs after the squeeze):
     the dilated-100k-a screen of tools/screens/front1k.py."""
     return dilated_net(16, 32, 24, (48, 64, 64), classes)
 
 
-@register_model(
-    "dilated-100k-tta",
-    constraints=constraints(100_000, flash_kb=128),
-    # dilated-100k's recipe, so one seed trains the same weights byte for byte; only what is scored
-    # changes: chosen on validation by the shift probe of docs/results.md
-    recipe=RECIPE_100K,
-    gate=Gate(target=0.997, seeds=3, quick=QuickGate(epochs=1, floor=0.95), cpu_minutes=30),
-    budgets=[MaxEpochs(60)],
-    source=SOURCE,
-)
+# dilated-100k's recipe, so one seed trains the same weights byte for byte; only what is scored
+# changes: chosen on validation by the shift probe of docs/results.md
+@register_model("dilated-100k-tta", **_spec())
 def dilated_100k_tta(classes: int = 10) -> nn.Module:
     """dilated-100k's net scored on the image and its four one-pixel shifts (`ShiftAverage`): the
     same weights, five times the multiply-adds at inference."""
