@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from zoo.contract import Gate, MaxParams, get_spec, register_model
+from zoo.contract import Gate, MaxParams, register_model
 from zoo.models._dilated import RECIPE, SOURCE, dilated_net
 from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
 from zoo.models.dilated_6k import dilated_6k
-from zoo.models.dilated_100k import dilated_100k
+from zoo.models.dilated_100k import RECIPE_100K, dilated_100k
 from zoo.models.sepnet_1k import separable, separable_net, sepnet_1k
 from zoo.models.tiny import ONE_CYCLE_RECIPE, tiny_8k_aug
 
@@ -51,7 +51,7 @@ TEACHER = {
 }
 
 # dilated-100k's recipe as it was when the d100k screens trained (it has taken their 60 epochs since)
-D100K_40 = get_spec("dilated-100k").recipe.replace(epochs=40)
+D100K_40 = RECIPE_100K.replace(epochs=40)
 
 SCREENS = {
     # name: (builder, parameter budget, recipe)
@@ -83,7 +83,7 @@ SCREENS = {
     # and published as a per-step moving average of its weights (a horizon of about 1.3 epochs). The
     # rule, fixed before it trained: dilated-100k takes this ema_decay if this seed 0 validates above
     # dilated-100k seed 0's 99.59% and then its three seeds' mean validation beats the record's 99.573%
-    "d100k-ema": (dilated_100k, 100_000, get_spec("dilated-100k").recipe.replace(ema_decay=0.999)),
+    "d100k-ema": (dilated_100k, 100_000, RECIPE_100K.replace(ema_decay=0.999)),
     # tiny-8k-aug's net and recipe taught by dilated-20k: toward its consistency budget (the last 3 of
     # 14 epochs at 99.40% or more on validation), which no recipe of its own has held
     "t8a-kd-t4": (tiny_8k_aug, 8_000, ONE_CYCLE_RECIPE.replace(distill={**TEACHER, "temperature": 4.0, "alpha": 0.5})),
