@@ -91,8 +91,23 @@ def quantize_int8(
                 weight_type=QuantType.QInt8,
                 calibrate_method=getattr(CalibrationMethod, recipe.method),
             )
+    _share_repeated_tensors(out)
     ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])  # it must load, or nothing is written
     return out
+
+
+def _share_repeated_tensors(path: Path) -> None:
+    """Keep one copy of each repeated constant. The quantizer folds BatchNorm into every call of a
+    conv on its own, so a net run on several views (`ShiftAverage`) would ship its weights once a
+    view; onnxoptimizer's pass points every use at one copy and changes no computed value."""
+    import onnx
+
+    try:
+        import onnxoptimizer
+    except ImportError:
+        raise ZooError("int8 quantization needs the onnx extra: pip install 'mnist-zoo[onnx]'") from None
+    model = onnxoptimizer.optimize(onnx.load(str(path)), ["eliminate_duplicate_initializer"])
+    onnx.save_model(model, str(path))
 
 
 @contextlib.contextmanager
