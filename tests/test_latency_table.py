@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import zoo
 from tools.latency import table
+from zoo.hub import list_weights
 
 
 def _results(model: str) -> dict:
@@ -36,3 +38,15 @@ def test_the_readme_section_is_rewritten_and_a_readme_without_it_is_one_line(tmp
     readme.write_text("no markers\n")
     assert table.main([str(path), "--readme", str(readme)]) == 2
     assert "has no <!-- zoo:latency:start -->" in capsys.readouterr().err
+
+
+def test_the_committed_table_lists_every_int8_model_with_its_published_figures():
+    """Republishing a model's weights leaves the table behind until `nox -s latency` runs again."""
+    page = (Path(__file__).parents[1] / "docs" / "weights.md").read_text()
+    section = page[page.index(table.START) : page.index(table.END)]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in section.splitlines() if line.startswith("| ")]
+    committed = {cells[0]: cells[1:7] for cells in rows[1:]}  # rows[0] is the header
+    int8 = sorted(n for n in list_weights() if "int8" in zoo.get_weights(n).meta)
+    assert sorted(committed) == int8, "docs/weights.md's latency table is stale: run `nox -s latency`"
+    for name in int8:
+        assert committed[name] == table.entry_cells(name), f"{name}'s latency row is stale: run `nox -s latency`"

@@ -36,11 +36,12 @@ def table(results: dict) -> str:
         "|" + "---|" * 10,
     ]
     for model, latency in sorted(rows.items()):
-        lines.append(f"| {model} | " + " | ".join([*_accuracy(model), *(latency.get(k, "—") for k in RUNTIMES)]) + " |")
+        cells = [*entry_cells(model), *(latency.get(k, "—") for k in RUNTIMES)]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _accuracy(model: str) -> list[str]:
+def entry_cells(model: str) -> list[str]:
     """params, float and int8 test accuracy, the drop, int8 flash and RAM."""
     import zoo
     from zoo.contract.footprint import measure
