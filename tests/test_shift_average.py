@@ -49,25 +49,3 @@ def test_its_cost_is_five_passes_and_its_peak_memory_one():
     # the views run one after another: the padded input is the only extra activation held
     extra = wrapped.footprint("int8").peak_ram_bytes - inner.footprint("int8").peak_ram_bytes
     assert 0 <= extra <= 2 * 30 * 30
-
-
-def test_its_int8_file_holds_the_weights_once(tmp_path):
-    """BatchNorm folds into each of the five calls of a conv on its own; the file keeps one copy."""
-    import hashlib
-
-    import onnx
-
-    from zoo.quantize import quantize_int8
-
-    def stored(path):
-        tensors = onnx.load(str(path)).graph.initializer
-        return [(t.data_type, tuple(t.dims), hashlib.sha256(t.raw_data).hexdigest()) for t in tensors if t.raw_data]
-
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(1, 32, 3), nn.BatchNorm2d(32), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.BatchNorm2d(64))
-    net = nn.Sequential(*net, nn.ReLU(), GlobalAvgPool(keepdim=True), nn.Conv2d(64, 10, 1), nn.Flatten()).eval()
-    calibration = torch.rand(64, 1, 28, 28)
-    alone = stored(quantize_int8(net, calibration, tmp_path / "alone.onnx"))
-    wrapped = stored(quantize_int8(ShiftAverage(net).eval(), calibration, tmp_path / "wrapped.onnx"))
-    assert len(wrapped) == len(set(wrapped)), "a tensor is stored more than once"
-    assert {t for t in alone if t[1]} <= set(wrapped)  # the inner net's weights and biases, once

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,13 +78,13 @@ def quantize_int8(
             return {"images": images[self.start - BATCH : self.start]}
 
     with tempfile.TemporaryDirectory(prefix="zoo-int8-") as tmp:
-        plain, prepared = Path(tmp) / "float.onnx", Path(tmp) / "prepared.onnx"
+        plain, prepared, written = (Path(tmp) / f for f in ("float.onnx", "prepared.onnx", "int8.onnx"))
         export_onnx(model, plain, input_shape)
         with _quiet():
             quant_pre_process(str(plain), str(prepared))
             quantize_static(
                 str(prepared),
-                str(out),
+                str(written),
                 Batches(),
                 quant_format=QuantFormat.QDQ if recipe.format == "QDQ" else QuantFormat.QOperator,
                 per_channel=recipe.per_channel,
@@ -91,8 +92,9 @@ def quantize_int8(
                 weight_type=QuantType.QInt8,
                 calibrate_method=getattr(CalibrationMethod, recipe.method),
             )
-    _share_repeated_tensors(out)
-    ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])  # it must load, or nothing is written
+            _share_repeated_tensors(written)
+        ort.InferenceSession(str(written), providers=["CPUExecutionProvider"])  # it must load, or nothing is written
+        shutil.move(written, out)
     return out
 
 
@@ -119,6 +121,8 @@ def _quiet():
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             yield
+    except ZooError:
+        raise
     except Exception as exc:
         raise ZooError(f"int8 quantization failed ({type(exc).__name__}: {first_line(exc)})") from None
     finally:
