@@ -85,6 +85,7 @@ RECIPE_RANGES = {
     "early_stopping": NON_NEGATIVE,
     "train_samples": NON_NEGATIVE,
     "ema_decay": PROPER_FRACTION,
+    "sam_rho": NON_NEGATIVE,
     "plain_epochs": NON_NEGATIVE,
     "small_epochs": NON_NEGATIVE,
     "small_side": Range(8, IMAGE_SIDE),
@@ -177,6 +178,7 @@ class Recipe:
     channels_last: bool = True  # the training step's memory layout; False: the plain (NCHW) one
     dropout_bits: int = 16  # PackedDropout cuts each 64-bit draw into 16-bit (p to 1/65,536) or 8-bit (1/256) numbers
     ema_decay: float = 0.0  # validate, test and publish a per-step moving average of the weights; 0 = off
+    sam_rho: float = 0.0  # sharpness-aware minimisation: each step's gradient taken rho uphill of the weights; 0 = off
     plain_epochs: int = 0  # the last N epochs (all, if fewer) train on the images as they are: no warp, colour or MixUp
     small_epochs: int = 0  # the first N epochs (never the last) train on images shrunk to small_side pixels
     small_side: int = 20  # the shrunk images' side, in pixels
@@ -194,6 +196,10 @@ class Recipe:
         if self.train_samples and self.batch_size > self.train_samples:
             raise ZooError(
                 f"recipe: batch_size must be at most train_samples={self.train_samples:,}, got {self.batch_size:,}"
+            )
+        if self.sam_rho and self.augment.mixup:
+            raise ZooError(
+                "recipe: sam_rho and augment.mixup cannot both be set (SAM's second pass needs the same batch)"
             )
         if self.dropout_bits not in DROPOUT_BITS:
             raise ZooError(f"recipe: dropout_bits must be one of {DROPOUT_BITS}, got {self.dropout_bits!r}")

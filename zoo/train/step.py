@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -116,8 +118,46 @@ def train_step(state, x: torch.Tensor, y: torch.Tensor, autocast, mixup: float) 
         loss, logits = loss_and_logits(state.trainable, x, y, state.recipe, mixup, state.generator, state.teacher)
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    if state.recipe.sam_rho:
+        _sharpness_aware_gradients(state, x, y, autocast)
     state.optimizer.step()
     state.scheduler.step()
     if state.ema is not None:
         state.ema.update_parameters(state.model)
     return loss.detach(), logits
+
+
+def _sharpness_aware_gradients(state, x: torch.Tensor, y: torch.Tensor, autocast) -> None:
+    """Replace the gradients with those at the weights moved `sam_rho` along them (SAM, Foret et al.
+    2021): the step then descends the worst loss nearby, which favours flat minima.
+
+    The second pass leaves the BatchNorm statistics alone (momentum 0), so each batch counts once
+    in them, and it draws its own Dropout masks. Without MixUp (the recipe refuses both) the batch
+    is the same one.
+    """
+    params = [p for p in state.model.parameters() if p.grad is not None]
+    norm = torch.linalg.vector_norm(torch.stack([p.grad.detach().norm() for p in params]))
+    with torch.no_grad():
+        moves = [p.grad * (state.recipe.sam_rho / (norm + 1e-12)) for p in params]
+        for p, move in zip(params, moves):
+            p.add_(move)
+    state.optimizer.zero_grad(set_to_none=True)
+    with autocast, _batchnorm_statistics_frozen(state.model):
+        loss, _ = loss_and_logits(state.trainable, x, y, state.recipe, 0.0, state.generator, state.teacher)
+    loss.backward()
+    with torch.no_grad():
+        for p, move in zip(params, moves):
+            p.sub_(move)
+
+
+@contextlib.contextmanager
+def _batchnorm_statistics_frozen(model: nn.Module):
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum in zip(norms, saved):
+            m.momentum = momentum
