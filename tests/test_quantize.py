@@ -42,3 +42,11 @@ def test_without_the_optimizer_it_is_one_line_and_writes_nothing(tmp_path, monke
     with pytest.raises(ZooError, match=r"^int8 quantization needs the onnx extra: pip install 'mnist-zoo\[onnx\]'$"):
         quantize_int8(small_bn_net(), torch.rand(8, 1, 28, 28), out)
     assert not out.exists()
+
+
+def test_an_unwritable_out_is_one_line(tmp_path):
+    out = tmp_path / "taken"
+    out.mkdir()  # a folder where the file should go
+    with pytest.raises(ZooError, match=r"^int8: cannot write .*taken \(Is a directory\)$"):
+        quantize_int8(small_bn_net(), torch.rand(8, 1, 28, 28), out)
+    assert not any(out.iterdir())

@@ -65,7 +65,7 @@ def test_a_sam_step_descends_the_gradient_taken_rho_uphill_and_counts_the_batch_
     assert sum(moved) >= 4  # the uphill gradient is another one (only the bias before BatchNorm gets none)
     bn, bn_once = sam[1], once[1]
     assert torch.equal(bn.running_mean, bn_once.running_mean) and torch.equal(bn.running_var, bn_once.running_var)
-    assert bn.momentum == 0.1  # put back after the second pass
+    assert bn.momentum == 0.1 and bn.num_batches_tracked == bn_once.num_batches_tracked == 1  # put back
 
 
 def test_sam_with_mixup_is_refused_in_one_line():

@@ -94,7 +94,10 @@ def quantize_int8(
             )
             _share_repeated_tensors(written)
         ort.InferenceSession(str(written), providers=["CPUExecutionProvider"])  # it must load, or nothing is written
-        shutil.move(written, out)
+        try:
+            shutil.copyfile(written, out)
+        except OSError as exc:
+            raise ZooError(f"int8: cannot write {out} ({exc.strerror or exc})") from None
     return out
 
 

@@ -152,12 +152,16 @@ def _sharpness_aware_gradients(state, x: torch.Tensor, y: torch.Tensor, autocast
 
 @contextlib.contextmanager
 def _batchnorm_statistics_frozen(model: nn.Module):
+    """BatchNorm layers that normalise by the batch as in training but update nothing: momentum 0
+    keeps the running mean and variance, and the batch counter is put back as it was."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = [m.momentum for m in norms]
+    saved = [(m.momentum, None if m.num_batches_tracked is None else m.num_batches_tracked.clone()) for m in norms]
     for m in norms:
         m.momentum = 0.0
     try:
         yield
     finally:
-        for m, momentum in zip(norms, saved):
+        for m, (momentum, count) in zip(norms, saved):
             m.momentum = momentum
+            if count is not None:
+                m.num_batches_tracked.copy_(count)
