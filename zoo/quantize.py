@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,16 +91,16 @@ def quantize_int8(
                 weight_type=QuantType.QInt8,
                 calibrate_method=getattr(CalibrationMethod, recipe.method),
             )
-            _share_repeated_tensors(written)
-        ort.InferenceSession(str(written), providers=["CPUExecutionProvider"])  # it must load, or nothing is written
-        try:
-            shutil.copyfile(written, out)
-        except OSError as exc:
-            raise ZooError(f"int8: cannot write {out} ({exc.strerror or exc})") from None
+            shared = _share_repeated_tensors(written)
+    ort.InferenceSession(shared, providers=["CPUExecutionProvider"])  # it must load, or nothing is written
+    try:
+        Path(out).write_bytes(shared)
+    except OSError as exc:
+        raise ZooError(f"int8: cannot write {out} ({exc.strerror or exc})") from None
     return out
 
 
-def _share_repeated_tensors(path: Path) -> None:
+def _share_repeated_tensors(path: Path) -> bytes:
     """Keep one copy of each repeated constant. The quantizer folds BatchNorm into every call of a
     conv on its own, so a net run on several views (`ShiftAverage`) would ship its weights once a
     view; onnxoptimizer's pass points every use at one copy and changes no computed value."""
@@ -111,8 +110,7 @@ def _share_repeated_tensors(path: Path) -> None:
         import onnxoptimizer
     except ImportError:
         raise ZooError("int8 quantization needs the onnx extra: pip install 'mnist-zoo[onnx]'") from None
-    model = onnxoptimizer.optimize(onnx.load(str(path)), ["eliminate_duplicate_initializer"])
-    onnx.save_model(model, str(path))
+    return onnxoptimizer.optimize(onnx.load(str(path)), ["eliminate_duplicate_initializer"]).SerializeToString()
 
 
 @contextlib.contextmanager
