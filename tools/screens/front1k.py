@@ -20,7 +20,7 @@ from torch import nn
 
 from zoo.contract import Gate, MaxParams, register_model
 from zoo.models._dilated import RECIPE, SOURCE, dilated_net
-from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
+from zoo.models.blocks import GlobalAvgPool, PackedDropout, conv_bn_relu
 from zoo.models.dilated_6k import dilated_6k
 from zoo.models.dilated_100k import RECIPE_100K, dilated_100k
 from zoo.models.sepnet_1k import separable, separable_net, sepnet_1k
@@ -53,6 +53,55 @@ def tiny_8k_aug_late_pool(classes: int = 10) -> nn.Sequential:
     squeeze and the next conv see 24x24 and 22x22, not 12x12 and 10x10; the same 7,770 parameters,
     about twice the multiply-adds."""
     stem, wide, pool, squeeze, first, *rest = tiny_8k_aug(classes)
+    return nn.Sequential(stem, wide, squeeze, first, pool, *rest)
+
+
+class ChannelShuffle(nn.Module):
+    """Interleave the channels of `groups` groups (ShuffleNet, Zhang et al. 2018), so the next grouped
+    conv's groups each see every group of this one's; a permutation, no parameters."""
+
+    def __init__(self, groups: int) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        return x.view(n, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+def grouped_conv(cin: int, cout: int, groups: int, dilation: int = 1, dropout: float = 0.0) -> nn.Sequential:
+    """A 3x3 conv in `groups` groups, BatchNorm, ReLU, a channel shuffle and optional Dropout."""
+    layers = [
+        nn.Conv2d(cin, cout, 3, dilation=dilation, groups=groups, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        ChannelShuffle(groups),
+    ]
+    return nn.Sequential(*layers, *([PackedDropout(dropout)] if dropout else []))
+
+
+def tiny_8k_aug_grouped(classes: int = 10) -> nn.Sequential:
+    """tiny-8k-aug's stem and pool, with its three 3x3 convs after the squeeze in two shuffled groups:
+    half the weights a channel, spent on width (squeeze 18, the three convs 22 wide, against 12 and
+    16); 7,776 parameters."""
+    return nn.Sequential(
+        conv_bn_relu(1, 6, dropout=0.05),  # 26
+        conv_bn_relu(6, 16, dropout=0.05),  # 24
+        nn.MaxPool2d(2),  # 12
+        conv_bn_relu(16, 18, kernel=1),  # 12, the squeeze
+        grouped_conv(18, 22, 2, dropout=0.05),  # 10
+        grouped_conv(22, 22, 2, dilation=2, dropout=0.05),  # 6
+        grouped_conv(22, 22, 2),  # 4
+        GlobalAvgPool(keepdim=True),
+        nn.Conv2d(22, classes, 1, bias=False),
+        nn.Flatten(),
+    )
+
+
+def tiny_8k_aug_se_late_pool(classes: int = 10) -> nn.Sequential:
+    """The two nearest misses together: the squeeze-excitation after the dilated conv and the pool two
+    layers later (7,918 parameters)."""
+    stem, wide, pool, squeeze, first, *rest = tiny_8k_aug_se(classes)
     return nn.Sequential(stem, wide, squeeze, first, pool, *rest)
 
 
@@ -130,7 +179,13 @@ SCREENS = {
     # (a horizon of about 100 steps, 0.13 epochs): the 0.999 one held its last epochs level but lagged
     # them (99.32 / 99.33 / 99.33%); this one smooths a step's noise without the lag. The same rule
     "t8a-ema-99": (tiny_8k_aug, 8_000, ONE_CYCLE_RECIPE.replace(ema_decay=0.99)),
-    # nor this one (seed 0: 99.37 / 99.37 / 99.33%)
+    # nor this one (seed 0: 99.37 / 99.37 / 99.33%). Grouped convolutions, the issue's lever not yet
+    # screened on it: the three 3x3 convs after the squeeze in two shuffled groups, 22 wide. The same
+    # rule: seed 0's last 3 of 14 epochs all at 99.40% or more on validation, then seeds 1 and 2
+    "t8a-grouped": (tiny_8k_aug_grouped, 8_000, ONE_CYCLE_RECIPE),
+    # if that one misses at seed 0: the squeeze-excitation and the later pool together (each alone
+    # reached 99.40% on two of the three epochs). The same rule
+    "t8a-se-late-pool": (tiny_8k_aug_se_late_pool, 8_000, ONE_CYCLE_RECIPE),
 }
 
 for _name, (_builder, _budget, _recipe) in SCREENS.items():
