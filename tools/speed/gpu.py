@@ -73,7 +73,7 @@ class Step:
         self.optimizer = torch.optim.SGD(
             model.parameters(),
             lr=self.lr,
-            momentum=recipe.momentum,
+            momentum=recipe.momentum_cycle[1],  # held at the top: a captured step cannot cycle it as OneCycleLR does
             nesterov=recipe.nesterov,
             weight_decay=recipe.weight_decay,
             **fused,

@@ -73,6 +73,7 @@ DROPOUT_BITS = (8, 16)  # the widths PackedDropout may cut a 64-bit draw into
 RECIPE_RANGES = {
     "lr": POSITIVE,
     "momentum": PROPER_FRACTION,
+    "momentum_cycle": PROPER_FRACTION,
     "weight_decay": NON_NEGATIVE,
     "pct_start": Range(0, 1, low_open=True, high_open=True),
     "div_factor": POSITIVE,
@@ -159,13 +160,16 @@ class Recipe:
 
     optimizer: str = "adam"
     lr: float = 1e-3  # base LR; the peak (max_lr) for onecycle
-    momentum: float = 0.9
+    momentum: float = 0.9  # SGD's, under the constant and step schedules; onecycle uses momentum_cycle instead
     nesterov: bool = False
     weight_decay: float = 0.0
     schedule: str = "constant"
     pct_start: float = 0.25  # onecycle: fraction of steps spent warming up
     div_factor: float = 25.0  # onecycle: initial lr = lr / div_factor
     final_div_factor: float = 1e4  # onecycle: final lr = initial lr / final_div_factor
+    # onecycle: the momentum (Adam's beta1) falls from the high to the low as the LR warms up and
+    # climbs back as it anneals, PyTorch's OneCycleLR defaults; (m, m) holds it at m
+    momentum_cycle: tuple[float, float] = (0.85, 0.95)
     step_size: int = 1  # step: epochs between decays
     gamma: float = 0.1  # step: decay factor
     epochs: int = 10
@@ -201,6 +205,8 @@ class Recipe:
             raise ZooError(
                 "recipe: sam_rho and augment.mixup cannot both be set (SAM's second pass needs the same batch)"
             )
+        if self.momentum_cycle[0] > self.momentum_cycle[1]:
+            raise ZooError(f"recipe: momentum_cycle must be (low, high), got {list(self.momentum_cycle)}")
         if self.dropout_bits not in DROPOUT_BITS:
             raise ZooError(f"recipe: dropout_bits must be one of {DROPOUT_BITS}, got {self.dropout_bits!r}")
 

@@ -27,7 +27,7 @@ from zoo.models.blocks import GlobalAvgPool, conv_bn_relu
 SOURCE_RECIPE = Recipe(
     optimizer="sgd",
     lr=0.1,
-    momentum=0.95,
+    momentum=0.95,  # as the source wrote it; One-Cycle cycles momentum_cycle instead, as its OneCycleLR did
     nesterov=True,
     weight_decay=1e-4,
     schedule="onecycle",

@@ -58,7 +58,6 @@ def _tiny(widths: list[int], dropout: float, classes: int) -> nn.Sequential:
 ONE_CYCLE_RECIPE = Recipe(
     optimizer="sgd",
     lr=0.1,
-    momentum=0.9,
     nesterov=True,
     schedule="onecycle",
     epochs=14,

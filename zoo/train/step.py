@@ -31,6 +31,8 @@ def build_scheduler(optimizer, recipe: Recipe, steps_per_epoch: int):
             pct_start=recipe.pct_start,
             div_factor=recipe.div_factor,
             final_div_factor=recipe.final_div_factor,
+            base_momentum=recipe.momentum_cycle[0],
+            max_momentum=recipe.momentum_cycle[1],
         )
     if recipe.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, recipe.step_size * steps_per_epoch, recipe.gamma)
