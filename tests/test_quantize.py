@@ -5,14 +5,16 @@ from __future__ import annotations
 import hashlib
 import sys
 
+import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 import torch
 from torch import nn
 
 from zoo.errors import ZooError
 from zoo.models.blocks import GlobalAvgPool, ShiftAverage
-from zoo.quantize import quantize_int8
+from zoo.quantize import INT8, Int8Recipe, quantize_int8, weight_extremes
 
 
 def small_bn_net() -> nn.Module:
@@ -50,3 +52,33 @@ def test_an_unwritable_out_is_one_line(tmp_path):
     with pytest.raises(ZooError, match=r"^int8: cannot write .*taken \(Is a directory\)$"):
         quantize_int8(small_bn_net(), torch.rand(8, 1, 28, 28), out)
     assert not any(out.iterdir())
+
+
+def test_weights_use_seven_bits_so_no_x86_int8_kernel_saturates(tmp_path):
+    """uint8 x int8 pairs summed in int16 (VPMADDUBSW, x86 without VNNI) overflow at 8-bit weights."""
+    calibration = torch.rand(64, 1, 28, 28)
+    assert weight_extremes(quantize_int8(small_bn_net(), calibration, tmp_path / "7.onnx")) == 64 == INT8.weight_limit
+    full = quantize_int8(small_bn_net(), calibration, tmp_path / "8.onnx", Int8Recipe(weight_bits=8))
+    assert weight_extremes(full) == 127  # what the check above tells apart
+
+
+def logits(path, x, optimized: bool) -> np.ndarray:
+    options = ort.SessionOptions()
+    if not optimized:  # QuantizeLinear/DequantizeLinear as written, in float: the graph's own meaning
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]).run(None, {"images": x})[0]
+
+
+def test_the_runtimes_fused_int8_kernels_compute_what_the_graph_says(tmp_path):
+    """On this CPU, whatever it is: the fused path and the graph's QDQ semantics give the same classes."""
+    torch.manual_seed(1)
+    x = torch.rand(256, 1, 28, 28)
+    path = quantize_int8(small_bn_net(), x[:64], tmp_path / "int8.onnx")
+    fused, written = logits(path, x.numpy(), True), logits(path, x.numpy(), False)
+    assert (fused.argmax(1) == written.argmax(1)).all()
+    assert np.abs(fused - written).max() <= 0.05 * np.abs(written).max()  # requantization rounding only
+
+
+def test_a_weight_width_other_than_seven_or_eight_bits_is_one_line():
+    with pytest.raises(ZooError, match=r"^int8: weight_bits must be 7 or 8, got 4$"):
+        Int8Recipe(weight_bits=4)
