@@ -27,6 +27,14 @@ def test_a_row_holds_the_entrys_accuracies_the_footprint_and_each_runtimes_media
     assert cells[7:] == ["400 (120)", "100 (30)", "90 (27)"] and "on Test CPU" in text
 
 
+def test_the_header_names_the_cpus_int8_instructions():
+    results = {**_results("tiny-4k"), "machine_info": {"cpu": {"brand_raw": "AMD EPYC", "flags": ["avx", "avx2"]}}}
+    assert "on AMD EPYC (AVX2, no VNNI)." in table.table(results)
+    assert table.int8_isa(["avx2", "avx512f", "avx512_vnni"]) == " (AVX-512 VNNI)"
+    assert table.int8_isa(["avx2", "avx512f"]) == " (AVX-512, no VNNI)"
+    assert table.int8_isa(["neon"]) == ""
+
+
 def test_the_readme_section_is_rewritten_and_a_readme_without_it_is_one_line(tmp_path, capsys):
     path = tmp_path / "latency.json"
     path.write_text(json.dumps(_results("gapnet")))

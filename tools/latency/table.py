@@ -27,9 +27,10 @@ def table(results: dict) -> str:
         info, stats = bench["extra_info"], bench["stats"]
         iqr = (stats["q3"] - stats["q1"]) * 1e6
         rows.setdefault(info["model"], {})[info["runtime"]] = f"{stats['median'] * 1e6:,.0f} ({iqr:,.0f})"
-    cpu = results["machine_info"]["cpu"].get("brand_raw", "unknown CPU")
+    cpu = results["machine_info"]["cpu"]
+    machine = f"{cpu.get('brand_raw', 'unknown CPU')}{int8_isa(cpu.get('flags', []))}"
     lines = [
-        f"Latency: batch 1, one thread, median (interquartile range) of 200 rounds in microseconds, on {cpu}.",
+        f"Latency: batch 1, one thread, median (interquartile range) of 200 rounds in microseconds, on {machine}.",
         "",
         "| model | params | float accuracy | int8 accuracy (ONNX Runtime) | int8 - float | int8 flash | int8 RAM "
         "| PyTorch fp32 latency | ONNX Runtime fp32 latency | ONNX Runtime int8 latency |",
@@ -39,6 +40,21 @@ def table(results: dict) -> str:
         cells = [*entry_cells(model), *(latency.get(k, "—") for k in RUNTIMES)]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def int8_isa(flags: list[str]) -> str:
+    """The widest int8 dot-product instructions a CPU's flags name: a brand ("AMD EPYC") covers parts
+    with and without VNNI, whose int8 kernels differ in speed (and, for 8-bit weights, in result)."""
+    found = set(flags)
+    for names, label in (
+        ({"avx512_vnni", "avx512vnni"}, "AVX-512 VNNI"),
+        ({"avx_vnni", "avxvnni"}, "AVX-VNNI"),
+        ({"avx512f"}, "AVX-512, no VNNI"),
+        ({"avx2"}, "AVX2, no VNNI"),
+    ):
+        if found & names:
+            return f" ({label})"
+    return ""
 
 
 def entry_cells(model: str) -> list[str]:
