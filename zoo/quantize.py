@@ -9,8 +9,8 @@ caller's: `zoo.report.int8` takes the first `CALIBRATION_IMAGES` of the training
 The weights use 7 of their 8 bits (-64..64). x86 CPUs without VNNI (AVX2, and AVX-512 before
 Cascade Lake) multiply uint8 activations by int8 weights with VPMADDUBSW, which adds two products
 into a saturating int16: 255 x 127 x 2 overflows it, 255 x 64 x 2 does not. With full-range weights
-ONNX Runtime's fused kernels there silently compute another function than the graph (tiny-8k-aug:
-99.08% instead of 99.62%); on a VNNI CPU they do not, so the same file scored differently by CPU.
+ONNX Runtime's fused kernels there silently compute another function than the graph; on a VNNI CPU
+they do not, so the same file scored differently by CPU (docs/weights.md has the figures).
 """
 
 from __future__ import annotations
