@@ -69,7 +69,7 @@ def test_the_other_schedules_keep_momentum():
 @pytest.mark.parametrize(
     ("cycle", "message"),
     [
-        ((0.95, 0.85), r"^recipe: momentum_cycle must be \(low, high\), got \[0.95, 0.85\]$"),
+        ((0.95, 0.85), r"^recipe: momentum_cycle must be \(low, high\) with low <= high, got \(0.95, 0.85\)$"),
         ((0.9, 1.0), r"^recipe: momentum_cycle must be in \[0, 1\), got \(0.9, 1.0\)$"),
     ],
 )

@@ -5,16 +5,14 @@ from __future__ import annotations
 import hashlib
 import sys
 
-import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 import torch
 from torch import nn
 
 from zoo.errors import ZooError
 from zoo.models.blocks import GlobalAvgPool, ShiftAverage
-from zoo.quantize import INT8, Int8Recipe, quantize_int8, weight_extremes
+from zoo.quantize import INT8, Int8Recipe, onnx_logits, quantize_int8, weight_extremes
 
 
 def small_bn_net() -> nn.Module:
@@ -62,21 +60,14 @@ def test_weights_use_seven_bits_so_no_x86_int8_kernel_saturates(tmp_path):
     assert weight_extremes(full) == 127  # what the check above tells apart
 
 
-def logits(path, x, optimized: bool) -> np.ndarray:
-    options = ort.SessionOptions()
-    if not optimized:  # QuantizeLinear/DequantizeLinear as written, in float: the graph's own meaning
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]).run(None, {"images": x})[0]
-
-
 def test_the_runtimes_fused_int8_kernels_compute_what_the_graph_says(tmp_path):
     """On this CPU, whatever it is: the fused path and the graph's QDQ semantics give the same classes."""
     torch.manual_seed(1)
     x = torch.rand(256, 1, 28, 28)
     path = quantize_int8(small_bn_net(), x[:64], tmp_path / "int8.onnx")
-    fused, written = logits(path, x.numpy(), True), logits(path, x.numpy(), False)
-    assert (fused.argmax(1) == written.argmax(1)).all()
-    assert np.abs(fused - written).max() <= 0.05 * np.abs(written).max()  # requantization rounding only
+    fused, written = onnx_logits(path, x), onnx_logits(path, x, optimized=False)
+    assert torch.equal(fused.argmax(1), written.argmax(1))
+    assert (fused - written).abs().max() <= 0.05 * written.abs().max()  # requantization rounding only
 
 
 def test_a_weight_width_other_than_seven_or_eight_bits_is_one_line():

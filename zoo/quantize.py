@@ -147,9 +147,16 @@ def _quiet():
         logger.setLevel(level)
 
 
-def onnx_logits(path: Path, images: torch.Tensor) -> torch.Tensor:
-    """Logits of the ONNX model at `path` on normalized `images`, batched, in ONNX Runtime on the CPU."""
-    session = onnx_runtime().InferenceSession(str(path), providers=["CPUExecutionProvider"])
+def onnx_logits(path: Path, images: torch.Tensor, optimized: bool = True) -> torch.Tensor:
+    """Logits of the ONNX model at `path` on normalized `images`, batched, in ONNX Runtime on the CPU.
+
+    `optimized=False` runs the graph as written, without the runtime's fused kernels: for an int8
+    file, QuantizeLinear/DequantizeLinear in float, the graph's own meaning on any CPU."""
+    ort = onnx_runtime()
+    options = ort.SessionOptions()
+    if not optimized:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     x = images.cpu().numpy().astype(np.float32)
     batches = [session.run(None, {"images": x[i : i + BATCH]})[0] for i in range(0, len(x), BATCH)]
     return torch.from_numpy(np.concatenate(batches))

@@ -4,9 +4,9 @@ its accuracy, and today's code still makes them.
 For each int8 file: its sha256; weights in 7 bits, so it scores alike on every x86 CPU; its test
 accuracy, measured by running the file in ONNX Runtime on the whole test set, equal to the one its
 entry records and at most 0.10 points below the float weights'; its logits on the first test
-images as stored. Then the published float weights are
-quantized again with today's code and recipe, and the result must give the same logits: a
-quantizer that calibrates on other images or drops per-channel scales fails here.
+images as stored. Then the published float weights are quantized again with today's code and
+recipe, and the result must give the same logits: a quantizer that calibrates on other images,
+drops per-channel scales or goes back to 8-bit weights fails here.
 """
 
 from __future__ import annotations

@@ -102,6 +102,13 @@ def check_ranges(obj: Any, ranges: dict[str, Range], where: str) -> None:
                 raise ZooError(f"{where}: {name} must be in {allowed}, got {value!r}")
 
 
+def check_ordered(obj: Any, name: str, where: str) -> None:
+    """A one-line error when the (low, high) pair `name` of `obj` has its low above its high."""
+    low, high = getattr(obj, name)
+    if low > high:
+        raise ZooError(f"{where}: {name} must be (low, high) with low <= high, got {(low, high)!r}")
+
+
 @dataclass(frozen=True)
 class Augment:
     """Batched augmentation parameters; zero means off. Geometry is one affine/perspective warp."""
@@ -122,8 +129,7 @@ class Augment:
 
     def __post_init__(self) -> None:
         check_ranges(self, AUGMENT_RANGES, "recipe.augment")
-        if self.scale[0] > self.scale[1]:
-            raise ZooError(f"recipe.augment: scale must be (low, high) with low <= high, got {self.scale!r}")
+        check_ordered(self, "scale", "recipe.augment")
 
 
 @dataclass(frozen=True)
@@ -205,8 +211,7 @@ class Recipe:
             raise ZooError(
                 "recipe: sam_rho and augment.mixup cannot both be set (SAM's second pass needs the same batch)"
             )
-        if self.momentum_cycle[0] > self.momentum_cycle[1]:
-            raise ZooError(f"recipe: momentum_cycle must be (low, high), got {list(self.momentum_cycle)}")
+        check_ordered(self, "momentum_cycle", "recipe")
         if self.dropout_bits not in DROPOUT_BITS:
             raise ZooError(f"recipe: dropout_bits must be one of {DROPOUT_BITS}, got {self.dropout_bits!r}")
 
