@@ -31,6 +31,14 @@ def test_list_shows_every_model_with_counts():
     assert len(proc.stdout.strip().splitlines()) == 2 + len(zoo.list_models())
 
 
+def test_list_check_adds_each_models_verdict():
+    proc = run_zoo("list", "--check", "tiny-*")
+    assert proc.returncode == 0, proc.stderr
+    rows = proc.stdout.strip().splitlines()
+    assert rows[0].split()[-1] == "check" and len(rows) == 2 + len(zoo.list_models("tiny-*"))
+    assert all(row.endswith("pass") for row in rows[2:]), proc.stdout
+
+
 def test_summary_prints_torchinfo_and_checks():
     proc = run_zoo("summary", "gapnet")
     assert proc.returncode == 0
@@ -47,6 +55,7 @@ def test_summary_prints_torchinfo_and_checks():
         (["train", "gapnet", "--epochs", "0"], 2, r"argument --epochs: must be in \[1, inf\], got 0"),
         (["fly"], 2, r"invalid choice: 'fly'"),
         (["list", "nothing*"], 1, r"no registered model matches 'nothing\*'"),
+        (["list", "--check", "--pretrained"], 2, r"argument --pretrained: not allowed with argument --check"),
         (["train", "gapnet", "--device", "cuda:7"], 1, r"--device cuda:7: CUDA is not available|not a device"),
     ],
     ids=[
@@ -57,6 +66,7 @@ def test_summary_prints_torchinfo_and_checks():
         "bad-value",
         "unknown-command",
         "no-match",
+        "check-and-pretrained",
         "no-cuda",
     ],
 )

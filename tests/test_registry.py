@@ -130,7 +130,7 @@ def newcomer(classes: int = 10) -> nn.Module:
 def test_adding_a_model_is_one_new_file(tmp_path):
     """A model in its own module appears in `zoo list`, the checks gate and the smoke test."""
     (tmp_path / "newcomer.py").write_text(NEW_MODEL)
-    listed = _python(tmp_path, "newcomer", ["-m", "zoo", "list", "newcomer"])
+    listed = _python(tmp_path, "newcomer", ["-m", "zoo", "list", "--check", "newcomer"])
     assert listed.returncode == 0, listed.stderr
     assert "newcomer" in listed.stdout and "params<=2,000" in listed.stdout and "pass" in listed.stdout
     pytest_args = ["-m", "pytest", "-v", "-p", "no:cacheprovider", "checks/constraints", "checks/smoke"]
@@ -140,6 +140,25 @@ def test_adding_a_model_is_one_new_file(tmp_path):
     expected += ["test_forward_backward[newcomer]", "test_trains[newcomer-cpu]"]
     for test in expected:
         assert f"{test} PASSED" in gates.stdout, gates.stdout
+
+
+def test_a_row_built_without_its_checks_has_no_verdict_to_read():
+    from zoo.report.catalog import model_row
+
+    row = model_row("tiny-4k", check=False)
+    assert row.results is None and row.params == 3_976
+    with pytest.raises(ValueError, match="tiny-4k's constraints were not checked"):
+        _ = row.failed
+
+
+def test_list_runs_the_constraints_only_when_asked_and_then_fails_on_a_violation(tmp_path):
+    (tmp_path / "oversized.py").write_text(NEW_MODEL.replace("MaxParams(2_000)", "MaxParams(100)"))
+    listed = _python(tmp_path, "oversized", ["-m", "zoo", "list", "newcomer"])
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[0].split() == ["model", "params", "MACs", "constraints"]
+    checked = _python(tmp_path, "oversized", ["-m", "zoo", "list", "--check", "newcomer"])
+    assert checked.returncode == 1, checked.stderr
+    assert checked.stdout.splitlines()[2].endswith("FAIL: MaxParams(100)"), checked.stdout
 
 
 @pytest.mark.parametrize(
