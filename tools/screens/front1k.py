@@ -121,6 +121,19 @@ def late_pool(classes: int = 10) -> nn.Sequential:
     )
 
 
+def tiny_8k_aug_dropout(p: float):
+    """tiny-8k-aug's layers with its four Dropouts at `p` instead of 0.05."""
+
+    def build(classes: int = 10) -> nn.Sequential:
+        net = tiny_8k_aug(classes)
+        for module in net.modules():
+            if isinstance(module, nn.Dropout):
+                module.p = p
+        return net
+
+    return build
+
+
 # The distilled screens' teacher: the most accurate published net on validation that trains in under
 # 15 minutes here, pinned by its weights file
 TEACHER = {
@@ -211,6 +224,18 @@ SCREENS = {
     "t8a-wd-2e4": (tiny_8k_aug, 8_000, ONE_CYCLE_RECIPE.replace(momentum_cycle=(0.85, 0.9), weight_decay=2e-4)),
     "t8a-wd-1e4": (tiny_8k_aug, 8_000, ONE_CYCLE_RECIPE.replace(momentum_cycle=(0.85, 0.9), weight_decay=1e-4)),
     # t8a-wd-2e4 held on seed 0 (99.43 / 99.46 / 99.45%) but not on seed 1 (99.29 / 99.37 / 99.40%)
+    # Three more, each one change to t8a-mom-85-90 (the cycle's ends at 0.9), trained in this order until
+    # one holds, under the same rule (seed 0's last 3 of 14 epochs at 99.40% or more on validation, then
+    # seeds 1 and 2): batch 128 at twice the peak (half the steps, each less noisy); Dropout 0.03 (the
+    # net fits its warped, dropped-out training images no better than validation); a squeeze one
+    # channel wider (13, 7,932 parameters of the 8,000)
+    "t8a-b128": (tiny_8k_aug, 8_000, ONE_CYCLE_RECIPE.replace(momentum_cycle=(0.85, 0.9), batch_size=128, lr=0.2)),
+    "t8a-drop-03": (tiny_8k_aug_dropout(0.03), 8_000, ONE_CYCLE_RECIPE.replace(momentum_cycle=(0.85, 0.9))),
+    "t8a-sq13": (
+        lambda classes=10: dilated_net(6, 16, 13, (16, 16, 16), classes),
+        8_000,
+        ONE_CYCLE_RECIPE.replace(momentum_cycle=(0.85, 0.9)),
+    ),
 }
 
 for _name, (_builder, _budget, _recipe) in SCREENS.items():
