@@ -101,8 +101,8 @@ def serve_catalog(monkeypatch, built: dict) -> None:
 
     leaderboard = importlib.import_module("zoo.report.leaderboard")  # the package's `leaderboard` is the function
 
-    def table(pattern: str = "*"):
-        return [built.get(name) or catalog.model_row(name) for name in list_models(pattern)]
+    def table(pattern: str = "*", check: bool = True, progress: bool = False):
+        return [built.get(name) or catalog.model_row(name, check) for name in list_models(pattern)]
 
     monkeypatch.setattr(leaderboard, "model_table", table)
     monkeypatch.setattr(catalog, "model_table", table)  # for callers that reach it through its module
