@@ -105,6 +105,24 @@ def tiny_8k_aug_se_late_pool(classes: int = 10) -> nn.Sequential:
     return nn.Sequential(stem, wide, squeeze, first, pool, *rest)
 
 
+def tiny_8k_aug_sep_wide(classes: int = 10) -> nn.Sequential:
+    """tiny-8k-aug's stem and pool, with its three 3x3 convs after the squeeze made depthwise-separable:
+    a 3x3 conv's 9*cin*cout weights buy 16 channels, a depthwise 3x3 and a 1x1 buy 44 (squeeze 24,
+    then 44, 44 dilated, 40); 7,810 parameters."""
+    return nn.Sequential(
+        conv_bn_relu(1, 6, dropout=0.05),  # 26
+        conv_bn_relu(6, 16, dropout=0.05),  # 24
+        nn.MaxPool2d(2),  # 12
+        conv_bn_relu(16, 24, kernel=1),  # 12, the squeeze
+        separable(24, 44, dropout=0.05),  # 10
+        separable(44, 44, dropout=0.05, dilation=2),  # 6
+        separable(44, 40),  # 4
+        GlobalAvgPool(keepdim=True),
+        nn.Conv2d(40, classes, 1, bias=False),
+        nn.Flatten(),
+    )
+
+
 def late_pool(classes: int = 10) -> nn.Sequential:
     """sepnet-1k's layers with its pool one layer later: the first 12-channel layer sees 22x22, not
     10x10 (the same 990 parameters, more multiply-adds)."""
@@ -271,6 +289,20 @@ SCREENS = {
         ONE_CYCLE_RECIPE.replace(momentum_cycle=(0.85, 0.9), batch_size=128, lr=0.2),
     ),
     # both missed on seed 1 (t8a-stack 99.30 / 99.39 / 99.39%, t8a-stack-b128 99.27 / 99.36 / 99.32%)
+    # The last batch before the budget is reported out of reach of the levers tried: 56 runs of this
+    # net's shape at 14 epochs average 99.36% +- 0.05 over their last three epochs on validation, and
+    # the levers moved that mean less than the seeds spread it, so two not tried: width from
+    # depthwise-separable convs (44 channels where the net has 16), and MixUp at alpha 0.1 (the issue's
+    # lever; the net still gains in its last epochs, so it may underfit the blend), each with the
+    # cycle's ends at 0.9. The same bar, seed 1 first, then 0, then 2
+    "t8a-sep-wide": (tiny_8k_aug_sep_wide, 8_000, ONE_CYCLE_RECIPE.replace(momentum_cycle=(0.85, 0.9))),
+    "t8a-mixup": (
+        tiny_8k_aug,
+        8_000,
+        ONE_CYCLE_RECIPE.replace(
+            momentum_cycle=(0.85, 0.9), augment={"rotation": 5.0, "translate": 0.05, "mixup": 0.1}
+        ),
+    ),
 }
 
 for _name, (_builder, _budget, _recipe) in SCREENS.items():
