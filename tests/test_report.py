@@ -25,8 +25,9 @@ from zoo.report import (
 )
 from zoo.report.frontier import frontier_table
 from zoo.report.ledger import DEFAULT_LEDGER
-from zoo.report.pages import FRONTIER_END, FRONTIER_START, frontier_rows
+from zoo.report.pages import FRONTIER_END, FRONTIER_START, REACH_END, REACH_START, frontier_rows
 from zoo.report.public import read_public
+from zoo.report.reach import reach, reach_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("cached_catalog")
@@ -133,7 +134,7 @@ def test_pareto_front():
 def test_marked_sections_are_rewritten_in_whichever_page_holds_them(ledger, tmp_path):
     readme, results = tmp_path / "README.md", tmp_path / "results.md"
     readme.write_text(f"intro\n{README_START}\nold table\n{README_END}\noutro\n")
-    results.write_text(f"# results\n{FRONTIER_START}\nold places\n{FRONTIER_END}\n")
+    results.write_text(f"# results\n{FRONTIER_START}\nold places\n{FRONTIER_END}\n{REACH_START}\nold\n{REACH_END}\n")
     _, rows = write_report(ledger, tmp_path / "out")
     tables = page_tables(rows, ledger)
     del tables["weights"]
@@ -141,6 +142,7 @@ def test_marked_sections_are_rewritten_in_whichever_page_holds_them(ledger, tmp_
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old table" not in text
     assert "old places" not in results.read_text() and "| place | goal met |" in results.read_text()
+    assert "| runs that keep it |" in results.read_text()
     assert rewrite_pages([readme, results], tables) == []
     with pytest.raises(zoo.ZooError, match=r"has a <!-- zoo:weights:start --> \.\.\. <!-- zoo:weights:end --> section"):
         rewrite_pages([readme, results], page_tables(rows, ledger))
@@ -209,6 +211,36 @@ def test_a_budget_the_runs_miss_is_shown_beside_them(tmp_path, last_epochs, verd
     line = next(x for x in markdown_table(list(rows.values())).splitlines() if x.startswith("| tiny-8k-aug |"))
     assert f"| 99.50% ± 0.00 | 2 | epochs<=14; last 3 epochs>=99.40%: {verdict} |" in line
     assert rows["gapnet"].budgets == ("epochs<=19",) and rows["dnn"].budgets == ()
+
+
+def test_every_model_of_record_is_judged_against_a_consistency_budget(tmp_path):
+    """tiny-8k-aug's budget asked of other models, one run at a time: a dip inside the window loses
+    the run, a dip before it does not, and a model without runs of record is left out."""
+    dips = {
+        ("tiny-8k-aug", 0): [0.99, 0.9945, 0.9950, 0.9948],  # keeps it
+        ("tiny-8k-aug", 1): [0.99, 0.9939, 0.9950, 0.9948],  # 99.39% in the window
+        ("gapnet", 0): [0.98, 0.9941, 0.9942, 0.9960],  # its dip comes before the window
+    }
+    records = [{**fake_record(model, seed, 0.995), "val_history": h} for (model, seed), h in dips.items()]
+    ledger = read_ledger(write_ledger(tmp_path / "results", records))
+    found = reach(leaderboard(ledger), ledger)
+    assert [(item.owner, item.budget.at_least) for item in found] == [("tiny-8k-aug", 0.994)]
+    by_model = {r.model: r for r in found[0].models}
+    assert set(by_model) == {"tiny-8k-aug", "gapnet"}
+    assert (by_model["tiny-8k-aug"].held, by_model["tiny-8k-aug"].runs) == (1, 2)
+    assert by_model["tiny-8k-aug"].lowest == pytest.approx(0.9939)
+    assert (by_model["gapnet"].held, by_model["gapnet"].epochs) == (1, zoo.get_spec("gapnet").recipe.epochs)
+    assert [r.model for r in found[0].models] == ["tiny-8k-aug", "gapnet"]  # fewest parameters first
+    table = reach_tables(found)
+    assert table.startswith("tiny-8k-aug's budget, every run's last 3 epochs at 99.40% or more on validation:")
+    assert f"| tiny-8k-aug | {by_model['tiny-8k-aug'].params:,} | 14 | 2 | 1 of 2 | 99.39% |" in table
+
+
+def test_the_committed_reach_table_agrees_with_the_ledger(committed_rows):
+    text = (ROOT / "docs" / "results.md").read_text()
+    table = text.split(REACH_START, 1)[1].split(REACH_END, 1)[0].strip()
+    expected = reach_tables(reach(committed_rows, read_ledger(ROOT / DEFAULT_LEDGER)))
+    assert table == expected, "docs/results.md's budget reach table is stale: run `nox -s report`"
 
 
 def test_a_recipe_past_its_budget_is_shown_over_it(tmp_path):

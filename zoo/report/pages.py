@@ -18,10 +18,12 @@ from zoo.report.frontier import frontier, frontier_table, screens_of
 from zoo.report.leaderboard import LeaderboardRow, leaderboard, markdown_table, pareto_front, recipe_changes
 from zoo.report.ledger import read_ledger
 from zoo.report.public import read_public
+from zoo.report.reach import reach, reach_tables
 
 README_START, README_END = "<!-- zoo:models:start -->", "<!-- zoo:models:end -->"
 WEIGHTS_START, WEIGHTS_END = "<!-- zoo:weights:start -->", "<!-- zoo:weights:end -->"
 FRONTIER_START, FRONTIER_END = "<!-- zoo:frontier:start -->", "<!-- zoo:frontier:end -->"
+REACH_START, REACH_END = "<!-- zoo:reach:start -->", "<!-- zoo:reach:end -->"
 
 
 def write_report(ledger_root: Path, out_dir: Path) -> tuple[Path, list[LeaderboardRow]]:
@@ -64,6 +66,7 @@ SECTIONS = {
     "models": (README_START, README_END),
     "weights": (WEIGHTS_START, WEIGHTS_END),
     "frontier": (FRONTIER_START, FRONTIER_END),
+    "reach": (REACH_START, REACH_END),
 }
 
 
@@ -92,6 +95,7 @@ def page_tables(rows: list[LeaderboardRow], ledger_root: Path) -> dict[str, str]
         "models": markdown_table(rows),
         "weights": weights_table(rows),
         "frontier": frontier_table(frontier_rows(rows, ledger_root)),
+        "reach": reach_tables(reach(rows, read_ledger(ledger_root))),
     }
 
 
