@@ -111,6 +111,9 @@ def test_report_files_and_markdown(ledger, tmp_path):
     assert "| resnet50 |" in text and "not yet trained with its recipe" in text
     assert "| 98.14% | 98.00% | 1 |" in text  # dnn: one seed has no spread to show
     assert (tmp_path / "out/pareto.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| gapnet | 18,562 | 9 | 3 | 0 of 3 |" in text  # the fake runs' two epochs cannot fill a window of 3
+    assert (tmp_path / "out/reach-tiny-8k-aug.png").read_bytes()[:4] == b"\x89PNG"
+    assert "](reach-tiny-8k-aug.png)" in text
     board = json.loads((tmp_path / "out/leaderboard.json").read_text())
     assert len(board) == len(zoo.list_models())
 

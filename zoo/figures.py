@@ -77,6 +77,35 @@ def plot_pareto(path: Path, rows: list[dict], pareto_front, public=(), size: str
     plt.close(fig)
 
 
+def plot_reach(path: Path, found) -> None:
+    """One consistency budget asked of every model of record (a `BudgetReach`): each model's lowest
+    validation epoch inside the budget's window against its size (log x), filled where every run
+    keeps the budget and hollow where one misses it, the threshold drawn across."""
+    plt = _pyplot()
+    budget = found.budget
+    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    for kept, style in (
+        (True, {"color": "C2", "label": "every run keeps it"}),
+        (False, {"facecolors": "none", "edgecolors": "C3", "label": "a run misses it"}),
+    ):
+        models = [r for r in found.models if (r.held == r.runs) is kept]
+        if models:
+            ax.scatter([r.params for r in models], [r.lowest * 100 for r in models], **style)
+    for i, r in enumerate(found.models):
+        label = f"{r.model} ({r.held}/{r.runs} runs, {r.epochs} epochs)"
+        ax.annotate(
+            label, (r.params, r.lowest * 100), textcoords="offset points", xytext=(6, 9 if i % 2 else -14), fontsize=8
+        )
+    ax.axhline(budget.at_least * 100, color="gray", linestyle="--", label=f"the threshold, {budget.at_least:.2%}")
+    ax.set_xscale("log")
+    ax.set(xlabel="parameters (log scale)", ylabel=f"lowest validation accuracy in the last {budget.last} epochs (%)")
+    fig.suptitle(f"{found.owner}'s consistency budget, asked of every model of record")
+    ax.grid(alpha=0.3, which="both")
+    fig.legend(loc="outside lower center", ncols=3)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
 def _plot_public(ax, entries) -> None:
     if not entries:
         return

@@ -127,7 +127,7 @@ def build(docs: Path, ledger_root: Path) -> list[Path]:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     ledger = read_ledger(ledger_root)
-    write_report(ledger_root, out)  # report.md, pareto.png, pareto-int8.png
+    write_report(ledger_root, out)  # report.md, pareto.png, pareto-int8.png, reach-*.png
     (out / "report.md").rename(out / "index.md")
     written = [out / "index.md"]
     data = load_mnist()

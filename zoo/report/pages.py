@@ -27,8 +27,10 @@ REACH_START, REACH_END = "<!-- zoo:reach:start -->", "<!-- zoo:reach:end -->"
 
 
 def write_report(ledger_root: Path, out_dir: Path) -> tuple[Path, list[LeaderboardRow]]:
-    """report.md, leaderboard.json, pareto.png and pareto-int8.png in `out_dir`, from the ledger."""
-    rows, public = leaderboard(read_ledger(ledger_root)), read_public(ledger_root)
+    """report.md, leaderboard.json, pareto.png, pareto-int8.png and a reach-OWNER.png for each
+    consistency budget in `out_dir`, from the ledger."""
+    ledger = read_ledger(ledger_root)
+    rows, public = leaderboard(ledger), read_public(ledger_root)
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts.write_json(out_dir / "leaderboard.json", [dataclasses.asdict(r) for r in rows])
     figures.plot_pareto(out_dir / "pareto.png", rows, pareto_front, public)
@@ -52,6 +54,12 @@ def write_report(ledger_root: Path, out_dir: Path) -> tuple[Path, list[Leaderboa
         "",
         frontier_table(frontier_rows(rows, ledger_root)),
     ]
+    budgets = reach(rows, ledger)
+    if budgets:
+        text += ["", "## Consistency budgets, asked of every model of record", "", reach_tables(budgets)]
+    for found in budgets:
+        figures.plot_reach(out_dir / f"reach-{found.owner}.png", found)
+        text += ["", f"![{found.owner}'s consistency budget against every model of record](reach-{found.owner}.png)"]
     changed = [(r.model, recipe_changes(r.model)) for r in rows]
     changed = [(name, diff) for name, diff in changed if diff]
     if changed:
