@@ -41,20 +41,22 @@ def consistency_budgets() -> list[tuple[str, ConsistentAccuracy]]:
 
 def reach(rows: list[LeaderboardRow], ledger: dict[str, list[dict]]) -> list[BudgetReach]:
     """Each declared consistency budget, judged on every model's runs of record one run at a time."""
-    params = {r.model: r.params for r in rows}
+    by_size = sorted(rows, key=lambda r: (r.params, r.model))
     found = []
     for owner, budget in consistency_budgets():
-        models = []
-        for name in sorted(params, key=lambda n: (params[n], n)):
-            runs = [SeedRun.from_record(r) for r in of_registered_recipe(name, ledger.get(name, []))]
-            if not runs:
-                continue
-            held = sum(budget.check_runs([run]).passed for run in runs)
-            lowest = min(min(run.val_history[-budget.last :]) for run in runs)
-            epochs = get_spec(name).recipe.epochs
-            models.append(Reach(name, params[name], epochs, len(runs), held, lowest))
-        found.append(BudgetReach(owner, budget, tuple(models)))
+        judged = (_reach_of(budget, row, ledger.get(row.model, [])) for row in by_size)
+        found.append(BudgetReach(owner, budget, tuple(r for r in judged if r is not None)))
     return found
+
+
+def _reach_of(budget: ConsistentAccuracy, row: LeaderboardRow, records: list[dict]) -> Reach | None:
+    """How `row`'s runs of record stand against `budget`, one run at a time; None without runs."""
+    runs = [SeedRun.from_record(r) for r in of_registered_recipe(row.model, records)]
+    if not runs:
+        return None
+    held = sum(budget.check_runs([run]).passed for run in runs)
+    lowest = min(min(run.val_history[-budget.last :]) for run in runs)
+    return Reach(row.model, row.params, get_spec(row.model).recipe.epochs, len(runs), held, lowest)
 
 
 def reach_tables(found: list[BudgetReach]) -> str:
