@@ -5,6 +5,8 @@ Kept private (a leading underscore): `zoo.models` imports only the families that
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import nn
 
 from zoo.contract import (
@@ -43,18 +45,23 @@ def constraints(budget: int, dropout: bool = True, flash_kb: int = 32) -> list:
     ]
 
 
-def dilated_net(stem: int, wide: int, squeeze: int, body: tuple[int, int, int], classes: int) -> nn.Sequential:
-    """Two valid 3x3 convs and a pool (28 -> 12), a 1x1 squeeze, three 3x3 convs (the middle one
-    dilated, so the last layer sees a digit's whole box), GAP and a 1x1 conv to the classes."""
+def dilated_net(
+    stem: int, wide: int, squeeze: int, body: tuple[int, int, int], classes: int, block: Callable = conv_bn_relu
+) -> nn.Sequential:
+    """Two valid 3x3 convs and a pool (28 -> 12), a 1x1 squeeze, three 3x3 `block`s (the middle one
+    dilated, so the last layer sees a digit's whole box), GAP and a 1x1 conv to the classes.
+
+    `block(cin, cout, dropout=, dilation=)` is a full conv (`conv_bn_relu`) or a depthwise-separable
+    one (`sepnet_1k.separable`, which buys more width for the same weights)."""
     first, middle, last = body
     return nn.Sequential(
         conv_bn_relu(1, stem, dropout=0.05),  # 26
         conv_bn_relu(stem, wide, dropout=0.05),  # 24
         nn.MaxPool2d(2),  # 12
         conv_bn_relu(wide, squeeze, kernel=1),  # 12
-        conv_bn_relu(squeeze, first, dropout=0.05),  # 10
-        conv_bn_relu(first, middle, dropout=0.05, dilation=2),  # 6
-        conv_bn_relu(middle, last),  # 4
+        block(squeeze, first, dropout=0.05),  # 10
+        block(first, middle, dropout=0.05, dilation=2),  # 6
+        block(middle, last),  # 4
         GlobalAvgPool(keepdim=True),
         nn.Conv2d(last, classes, 1, bias=False),
         nn.Flatten(),
